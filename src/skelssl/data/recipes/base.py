@@ -1,0 +1,75 @@
+"""The preprocessing-recipe interface and its registry.
+
+A recipe turns one :class:`RawSequence` into the canonical training array
+``(C, T, V, M)`` (float32) with a fixed ``T = num_frames`` and ``M = num_bodies``.
+Each named preset reproduces one line of published work; see the README's
+"Preprocessing recipes" section for every step and constant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from skelssl.data.types import RawSequence
+
+__all__ = ["Recipe", "RecipeOutput", "register_recipe", "get_recipe", "list_recipes"]
+
+
+@dataclass
+class RecipeOutput:
+    data: np.ndarray  # (C, T, V, M) float32
+    valid_frames: int  # frames of ``data`` that hold the sequence (the rest is padding)
+
+
+class Recipe:
+    """Base class: subclasses implement :meth:`apply`."""
+
+    name: str = ""
+    num_frames: int = 50
+    num_bodies: int = 2
+
+    def __init__(self, num_frames: int | None = None, num_bodies: int | None = None) -> None:
+        if num_frames is not None:
+            self.num_frames = int(num_frames)
+        if num_bodies is not None:
+            self.num_bodies = int(num_bodies)
+
+    def __call__(self, seq: RawSequence) -> RecipeOutput:
+        out = self.apply(seq)
+        expected = (seq.joints.shape[3], self.num_frames, seq.joints.shape[2], self.num_bodies)
+        if out.data.shape != expected:
+            raise AssertionError(f"recipe {self.name!r} produced {out.data.shape}, expected {expected}")
+        return RecipeOutput(np.ascontiguousarray(out.data, dtype=np.float32), int(out.valid_frames))
+
+    def apply(self, seq: RawSequence) -> RecipeOutput:  # pragma: no cover - overridden
+        raise TypeError(f"{type(self).__name__} must implement apply()")
+
+    def describe(self) -> dict:
+        return {"name": self.name, "num_frames": self.num_frames, "num_bodies": self.num_bodies}
+
+
+_RECIPES: dict[str, Callable[..., Recipe]] = {}
+
+
+def register_recipe(name: str) -> Callable[[type[Recipe]], type[Recipe]]:
+    def wrap(cls: type[Recipe]) -> type[Recipe]:
+        if name in _RECIPES:
+            raise ValueError(f"recipe {name!r} is already registered")
+        cls.name = name
+        _RECIPES[name] = cls
+        return cls
+
+    return wrap
+
+
+def get_recipe(name: str, **options) -> Recipe:
+    if name not in _RECIPES:
+        raise KeyError(f"unknown recipe {name!r}; known: {sorted(_RECIPES)}")
+    return _RECIPES[name](**options)
+
+
+def list_recipes() -> list[str]:
+    return sorted(_RECIPES)

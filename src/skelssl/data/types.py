@@ -1,0 +1,82 @@
+"""The in-memory form every reader produces and every recipe consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["RawSequence", "SkeletonFileError", "META_COLUMNS", "check_finite"]
+
+# Columns of the canonical metadata table; -1 means "not defined by this dataset".
+META_COLUMNS = ("sample_id", "label", "subject", "view", "setup", "replication", "length")
+
+
+class SkeletonFileError(ValueError):
+    """A raw file that cannot be read. The message names the file and what is wrong."""
+
+    def __init__(self, path: str | Path, problem: str, *, reason: str = "malformed"):
+        self.path = str(path)
+        self.problem = problem
+        # A short machine-readable category used to group skips in summaries.
+        self.reason = reason
+        super().__init__(f"{self.path}: {problem}")
+
+
+@dataclass
+class RawSequence:
+    """One skeleton sequence as read from disk, before any preprocessing.
+
+    ``joints`` is ``(S, T, V, C)``: S body *slots*, where slot s of frame t holds
+    the s-th body listed in that frame (file order), absent bodies are zeros and
+    flagged False in ``present`` ``(S, T)``. ``body_ids`` ``(S, T)`` carries the
+    sensor's tracking id where the format has one (NTU), so recipes that track
+    bodies by identity can regroup the slots.
+    """
+
+    sample_id: str
+    joints: np.ndarray
+    present: np.ndarray
+    label: int = -1
+    subject: int = -1
+    view: int = -1
+    setup: int = -1
+    replication: int = -1
+    layout: str = "ntu25"
+    source: str = ""
+    body_ids: np.ndarray | None = None
+    # Per-frame labels for untrimmed sequences (action segmentation); -1 = background.
+    frame_labels: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.joints.ndim != 4:
+            raise SkeletonFileError(self.source or self.sample_id, f"joints must be (S, T, V, C), got shape {self.joints.shape}")
+        if self.present.shape != self.joints.shape[:2]:
+            raise SkeletonFileError(
+                self.source or self.sample_id,
+                f"present mask {self.present.shape} does not match joints {self.joints.shape[:2]}",
+            )
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.joints.shape[1])
+
+    def meta(self) -> dict:
+        return {
+            "sample_id": self.sample_id,
+            "label": int(self.label),
+            "subject": int(self.subject),
+            "view": int(self.view),
+            "setup": int(self.setup),
+            "replication": int(self.replication),
+            "length": self.num_frames,
+        }
+
+
+def check_finite(path: str | Path, array: np.ndarray) -> None:
+    """Raise a :class:`SkeletonFileError` if ``array`` holds NaN or inf."""
+    if not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise SkeletonFileError(path, f"non-finite value at index {tuple(int(i) for i in bad)}", reason="non_finite")
