@@ -16,12 +16,16 @@ META_COLUMNS = ("sample_id", "label", "subject", "view", "setup", "replication",
 class SkeletonFileError(ValueError):
     """A raw file that cannot be read. The message names the file and what is wrong."""
 
-    def __init__(self, path: str | Path, problem: str, *, reason: str = "malformed"):
+    def __init__(self, path: str | Path, problem: str, reason: str = "malformed"):
         self.path = str(path)
         self.problem = problem
         # A short machine-readable category used to group skips in summaries.
         self.reason = reason
         super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self):
+        # Keeps the error intact when it crosses a worker-process boundary.
+        return (type(self), (self.path, self.problem, self.reason))
 
 
 @dataclass

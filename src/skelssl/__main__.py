@@ -1,0 +1,3 @@
+from skelssl.cli import main
+
+raise SystemExit(main())
