@@ -47,8 +47,9 @@ def partition_adjacency(
 
     * ``uniform``: one subset holding every neighbour (and the joint itself).
     * ``distance``: one subset per hop distance 0..max_hop.
-    * ``spatial``: root, centripetal (closer to the centre of gravity — the
-      layout's centre joint — than the root) and centrifugal neighbours.
+    * ``spatial``: the root itself, neighbours farther from the centre of
+      gravity (the layout's centre joint) than the root, and neighbours nearer
+      to it — in the order of the original ST-GCN code.
     """
     layout = get_layout(layout)
     v = layout.num_joints
@@ -76,7 +77,8 @@ def partition_adjacency(
             root = np.zeros((v, v))
             close = np.zeros((v, v))
             far = np.zeros((v, v))
-            # a[j, i] with j the neighbour and i the root, as in the original code.
+            # a[j, i] with j the neighbour and i the root, as in the original code
+            # (whose "close" matrix holds the neighbours *farther* from the centre).
             mask = dist == h
             cmp_j = to_center[:, None]
             cmp_i = to_center[None, :]
