@@ -179,3 +179,23 @@ def test_split_index_files_have_headers(tmp_path):
     text = (tmp_path / "out" / "splits" / "xsub_train.txt").read_text()
     assert text.startswith("# protocol: xsub\n# part: train\n# samples: 3\n")
     assert read_index_file(tmp_path / "out" / "splits" / "xsub_train.txt").size == 3
+
+
+def test_torch_dataset_over_prepared(tmp_path):
+    import torch
+
+    from skelssl.data.dataset import SkeletonDataset
+
+    raw = _make_raw(tmp_path / "raw", n=6)
+    prepare_dataset("toy_test", tmp_path / "out", raw, workers=1, progress=False)
+    ds = SkeletonDataset(tmp_path / "out", protocol="xsub", part="test")
+    assert len(ds) == 3 and (ds.labels == open_prepared(tmp_path / "out").labels[ds.indices]).all()
+    x, y, k = ds[1]
+    assert x.shape == (3, 4, 20, 1) and x.dtype == torch.float32
+    np.testing.assert_array_equal(x.numpy(), open_prepared(tmp_path / "out").data[k])
+    batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=3)))
+    assert batch[0].shape == (3, 3, 4, 20, 1)
+    with pytest.raises(ValueError, match="part"):
+        SkeletonDataset(tmp_path / "out", protocol="xsub")
+    with pytest.raises(IndexError):
+        SkeletonDataset(tmp_path / "out", indices=np.array([99]))
