@@ -301,7 +301,7 @@ def _assemble(out: Path, partial: Path, tasks, records, reader: DatasetReader, r
         _assemble_untrimmed(out, partial, tasks, records)
 
     labels = meta["label"]
-    num_classes = len(reader.class_names) or (int(labels.max()) + 1 if len(labels) else 0)
+    num_classes = reader.num_classes or len(reader.class_names) or int(labels.max()) + 1
     info = {
         "format_version": FORMAT_VERSION,
         "dataset": summary.dataset,

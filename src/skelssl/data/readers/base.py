@@ -34,6 +34,8 @@ class DatasetReader(ABC):
     default_recipe: str = "crossclr"
     # Class names in label order, when the dataset defines them.
     class_names: Sequence[str] = ()
+    # Number of classes when known up front (else taken from class_names or the labels seen).
+    num_classes: int | None = None
 
     def __init__(self, **options) -> None:
         self.options = options
