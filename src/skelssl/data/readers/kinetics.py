@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from skelssl.data.recipes.steps import select_most_confident
 from skelssl.data.readers.base import DatasetReader, Split, register_reader
 from skelssl.data.types import RawSequence, SkeletonFileError, check_finite
 
@@ -54,36 +55,6 @@ MAX_PEOPLE = 5
 MAX_FRAMES = 100_000
 # Folder name -> value stored in the ``setup`` column.
 FOLDERS = {"kinetics_train": 0, "kinetics_val": 1}
-
-
-def select_most_confident(
-    joints: np.ndarray, present: np.ndarray, k: int = 2, score_channel: int = -1
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame, keep the ``k`` people with the highest summed joint score.
-
-    ``joints`` is ``(S, T, V, C)`` with the confidence in channel
-    ``score_channel``; ``present`` is ``(S, T)``. Returns ``(k, T, V, C)`` joints
-    and ``(k, T)`` present, people sorted by decreasing confidence in every frame
-    independently (as ST-GCN's Kinetics feeder does). As in the feeder, an absent
-    slot is all zeros and so scores 0, and ties keep slot order (its argsort of
-    five values is stable). Absent slots come out zeroed; missing slots
-    (``S < k``) are zero-filled and not present.
-    """
-    if joints.ndim != 4 or present.shape != joints.shape[:2]:
-        raise ValueError(f"expected joints (S, T, V, C) and present (S, T), got {joints.shape} and {present.shape}")
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    s, t = present.shape
-    masked = np.where(present[:, :, None, None], joints, 0).astype(joints.dtype, copy=False)
-    confidence = masked[..., score_channel].sum(axis=-1, dtype=np.float64)
-    order = np.argsort(-confidence, axis=0, kind="stable")[:k]
-    out_joints = np.take_along_axis(masked, order[:, :, None, None], axis=0)
-    out_present = np.take_along_axis(present, order, axis=0)
-    if s < k:
-        pad = k - s
-        out_joints = np.concatenate([out_joints, np.zeros((pad, *joints.shape[1:]), dtype=joints.dtype)])
-        out_present = np.concatenate([out_present, np.zeros((pad, t), dtype=bool)])
-    return out_joints, out_present
 
 
 @register_reader("kinetics")

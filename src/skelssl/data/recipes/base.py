@@ -2,8 +2,8 @@
 
 A recipe turns one :class:`RawSequence` into the canonical training array
 ``(C, T, V, M)`` (float32) with a fixed ``T = num_frames`` and ``M = num_bodies``.
-Each named preset reproduces one line of published work; see the README's
-"Preprocessing recipes" section for every step and constant.
+Each named preset reproduces one line of published work; docs/recipes.md
+lists every step and constant.
 """
 
 from __future__ import annotations
