@@ -9,8 +9,9 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from skelssl.data.types import RawSequence
+from skelssl.registry import Registry
 
-__all__ = ["DatasetReader", "register_reader", "get_reader", "list_readers", "Split"]
+__all__ = ["READERS", "DatasetReader", "register_reader", "get_reader", "list_readers", "Split"]
 
 # A protocol's split: name -> indices into the prepared dataset (e.g. "train", "test").
 Split = dict[str, np.ndarray]
@@ -57,28 +58,23 @@ class DatasetReader(ABC):
         return None
 
 
-_READERS: dict[str, Callable[..., DatasetReader]] = {}
+READERS: Registry[DatasetReader] = Registry("dataset")
 
 
 def register_reader(name: str) -> Callable[[type[DatasetReader]], type[DatasetReader]]:
     def wrap(cls: type[DatasetReader]) -> type[DatasetReader]:
-        if name in _READERS:
-            raise ValueError(f"dataset reader {name!r} is already registered")
         cls.name = name
-        _READERS[name] = cls
-        return cls
+        return READERS.register(name)(cls)
 
     return wrap
 
 
 def get_reader(name: str, **options) -> DatasetReader:
-    if name not in _READERS:
-        raise KeyError(f"unknown dataset {name!r}; known: {sorted(_READERS)}")
-    return _READERS[name](**options)
+    return READERS.create(name, **options)
 
 
 def list_readers() -> list[str]:
-    return sorted(_READERS)
+    return READERS.names()
 
 
 def sorted_files(raw_dir: Path, patterns: Iterable[str]) -> list[str]:

@@ -14,8 +14,9 @@ from typing import Callable
 import numpy as np
 
 from skelssl.data.types import RawSequence
+from skelssl.registry import Registry
 
-__all__ = ["Recipe", "RecipeOutput", "register_recipe", "get_recipe", "list_recipes"]
+__all__ = ["RECIPES", "Recipe", "RecipeOutput", "register_recipe", "get_recipe", "list_recipes"]
 
 
 @dataclass
@@ -51,25 +52,20 @@ class Recipe:
         return {"name": self.name, "num_frames": self.num_frames, "num_bodies": self.num_bodies}
 
 
-_RECIPES: dict[str, Callable[..., Recipe]] = {}
+RECIPES: Registry[Recipe] = Registry("recipe")
 
 
 def register_recipe(name: str) -> Callable[[type[Recipe]], type[Recipe]]:
     def wrap(cls: type[Recipe]) -> type[Recipe]:
-        if name in _RECIPES:
-            raise ValueError(f"recipe {name!r} is already registered")
         cls.name = name
-        _RECIPES[name] = cls
-        return cls
+        return RECIPES.register(name)(cls)
 
     return wrap
 
 
 def get_recipe(name: str, **options) -> Recipe:
-    if name not in _RECIPES:
-        raise KeyError(f"unknown recipe {name!r}; known: {sorted(_RECIPES)}")
-    return _RECIPES[name](**options)
+    return RECIPES.create(name, **options)
 
 
 def list_recipes() -> list[str]:
-    return sorted(_RECIPES)
+    return RECIPES.names()
