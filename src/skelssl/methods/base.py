@@ -46,8 +46,9 @@ class Method(nn.Module):
     def eval_encoders(self) -> dict[str, nn.Module]:
         """Encoders to evaluate, keyed by view name (e.g. ``{"joint": encoder}``).
 
-        Each maps ``(N, C, T, V, M)`` joint-coordinate input *already converted to
-        that view* to pooled features ``(N, D)``.
+        Each maps ``(N, C, T, V, M)`` *joint-coordinate* input to pooled features
+        ``(N, D)``, converting to its own view inside (and says so with
+        ``input_view = "joint"``), so protocols never need to know about views.
         """
         raise TypeError(f"{type(self).__name__} must implement eval_encoders()")
 

@@ -1,0 +1,319 @@
+"""Parts shared by the graph backbones (ST-GCN, 2s-AGCN, AS-GCN) and the GCN decoder.
+
+Everything runs channels-last: activations are logically ``(B, C, T, V)`` but
+stored as ``(B, T, V, C)``, the layout in which oneDNN's temporal convolution
+is fastest and in which the graph convolution is two matmuls, no einsum:
+
+* aggregate first, ``Z[b,t,(w,k),:] = Σ_v A_k[v,w] X[b,t,v,:]``: one
+  ``torch.matmul`` of the stacked ``(W·K, V)`` adjacency with the activations
+  (PyTorch runs it as a single large GEMM over all ``B·T·C`` rows);
+* then ``Z`` viewed as ``(B·T·W, K·C_in)`` times the ``(K·C_in, C_out)``
+  weight gives ``(B, T, W, C_out)`` — already the channels-last input of the
+  temporal convolution, so nothing is permuted back.
+
+Aggregating before the 1×1 weight is the same linear map as the reference's
+conv-then-einsum, with fewer FLOPs whenever ``C_in < C_out``; the per-subset
+bias becomes ``Σ_k colsum(A_k)[w] b_k``. Layers with very few input channels
+(the first block: x, y, z) instead use one GEMM with the dense
+``(V·C_in, W·C_out)`` operator. In eval mode the BatchNorms after the graph
+conv and after the temporal conv are folded into the weights. The measured
+effect of each choice is in ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from skelssl.data.layouts import SkeletonLayout, get_layout
+from skelssl.models.base import DataNorm, SkeletonEncoder
+
+__all__ = [
+    "BASE_CHANNELS",
+    "BASE_STRIDES",
+    "channel_plan",
+    "graph_linear",
+    "GraphLinear",
+    "TemporalConv",
+    "STBlock",
+    "GraphEncoder",
+    "set_fast_paths",
+]
+
+# ST-GCN / 2s-AGCN / AS-GCN: ten blocks, time halved at blocks 5 and 8.
+BASE_CHANNELS: tuple[int, ...] = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
+BASE_STRIDES: tuple[int, ...] = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1)
+
+
+def channel_plan(width: float = 1.0, feature_dim: int | None = None) -> tuple[int, ...]:
+    """Block widths × ``width``; ``feature_dim`` overrides the last block.
+
+    CrosSCLR/AimCLR's quarter model is ``width=0.25, feature_dim=256``:
+    16,16,16,16,32,32,32,64,64,256.
+    """
+    plan = [max(1, int(round(c * width))) for c in BASE_CHANNELS]
+    if feature_dim is not None:
+        plan[-1] = feature_dim
+    return tuple(plan)
+
+
+def bn_affine(bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
+    """Eval-mode BatchNorm as ``y = x * scale + shift``."""
+    scale = torch.rsqrt(bn.running_var + bn.eps)
+    if bn.weight is not None:
+        scale = scale * bn.weight
+    shift = -bn.running_mean * scale
+    if bn.bias is not None:
+        shift = shift + bn.bias
+    return scale, shift
+
+
+def can_fold(bn: nn.BatchNorm2d) -> bool:
+    return not bn.training and bn.track_running_stats and bn.running_mean is not None
+
+
+def graph_linear(
+    x: Tensor,
+    adj: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    scale: Tensor | None = None,
+    shift: Tensor | None = None,
+    allow_dense: bool = True,
+) -> Tensor:
+    """``Σ_k (X A_k) W_k + b_k`` — the ST-GCN spatial graph convolution.
+
+    Args:
+        x: ``(B, C_in, T, V)``, preferably channels-last.
+        adj: ``(K, V, W)`` shared or ``(B, K, V, W)`` per-sample adjacency.
+        weight: ``(K·C_out, C_in)``, row blocks per subset (the reference's 1×1
+            conv weight, squeezed).
+        bias: ``(K·C_out,)`` or None.
+        scale, shift: optional per-output-channel affine applied last (folded BN).
+        allow_dense: let few-channel inputs use one dense ``(V·C_in, W·C_out)`` GEMM.
+
+    Returns ``(B, C_out, T, W)`` stored channels-last.
+    """
+    b, c_in, t, v = x.shape
+    k, w = adj.shape[-3], adj.shape[-1]
+    c_out = weight.shape[0] // k
+    per_sample = adj.dim() == 4
+    wk = weight.view(k, c_out, c_in).transpose(1, 2)  # (K, C_in, C_out)
+    if scale is not None:
+        wk = wk * scale
+    eff_bias = None
+    if bias is not None:
+        colsum = adj.sum(dim=-2)  # (…, K, W)
+        eff_bias = torch.matmul(colsum.transpose(-1, -2), bias.view(k, c_out))  # (…, W, C_out)
+        if scale is not None:
+            eff_bias = eff_bias * scale
+    if shift is not None:
+        eff_bias = shift if eff_bias is None else eff_bias + shift
+    xt = x.permute(0, 2, 3, 1)  # (B, T, V, C_in): free for channels-last input
+    if allow_dense and not per_sample and _dense_is_cheaper(v, w, k, c_in, c_out):
+        # Few input channels (the first block): one GEMM with the dense
+        # (V·C_in, W·C_out) operator beats a batch of tiny aggregations.
+        out = torch.matmul(xt.reshape(b * t, v * c_in), _dense_operator(adj, wk)).view(b, t, w, c_out)
+    else:
+        # rows[(w, k), v] = adj[k, v, w]
+        rows = adj.permute(0, 3, 1, 2) if per_sample else adj.permute(2, 0, 1)
+        rows = rows.reshape(*rows.shape[:-3], w * k, v)
+        if per_sample:
+            rows = rows.unsqueeze(1)  # broadcast over time
+        z = torch.matmul(rows, xt)  # (B, T, W·K, C_in), contiguous
+        out = torch.matmul(z.view(b, t, w, k * c_in), wk.reshape(k * c_in, c_out))
+    if eff_bias is not None:
+        out = out.add_(eff_bias.unsqueeze(1) if per_sample else eff_bias)
+    return out.permute(0, 3, 1, 2)
+
+
+def _dense_is_cheaper(v: int, w: int, k: int, c_in: int, c_out: int) -> bool:
+    # FLOPs per frame: dense operator vs aggregation + K-block GEMM. The dense
+    # GEMM runs at near-peak while the aggregation is a batch of tiny matmuls,
+    # so it wins even at somewhat more FLOPs (measured: first ST-GCN block, C_in=3).
+    dense = v * c_in * w * c_out
+    factored = w * k * v * c_in + w * k * c_in * c_out
+    return dense <= 1.5 * factored
+
+
+def _dense_operator(adj: Tensor, wk: Tensor) -> Tensor:
+    """``D[(v, c_in), (w, c_out)] = Σ_k adj[k, v, w] · W_k[c_in, c_out]``."""
+    k, v, w = adj.shape
+    c_in, c_out = wk.shape[1:]
+    d = torch.matmul(adj.reshape(k, v * w).T, wk.reshape(k, c_in * c_out))
+    return d.view(v, w, c_in, c_out).permute(0, 2, 1, 3).reshape(v * c_in, w * c_out)
+
+
+class GraphLinear(nn.Module):
+    """Parameters of a K-subset graph convolution (same count as the reference 1×1 conv).
+
+    ``fold_bn`` and ``allow_dense`` switch the fast paths off for A/B measurements.
+    """
+
+    fold_bn: bool = True
+    allow_dense: bool = True
+
+    def __init__(self, in_channels: int, out_channels: int, num_subsets: int, bias: bool = True) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels, self.num_subsets = in_channels, out_channels, num_subsets
+        self.weight = nn.Parameter(torch.empty(num_subsets * out_channels, in_channels))
+        self.bias = nn.Parameter(torch.empty(num_subsets * out_channels)) if bias else None
+        # nn.Conv2d's default initialisation, so training matches the reference.
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(in_channels)
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor, adj: Tensor, bn: nn.BatchNorm2d | None = None) -> Tensor:
+        """Graph conv, then ``bn`` if given (folded into the GEMM in eval mode)."""
+        if bn is not None and self.fold_bn and can_fold(bn):
+            scale, shift = bn_affine(bn)
+            return graph_linear(x, adj, self.weight, self.bias, scale, shift, self.allow_dense)
+        y = graph_linear(x, adj, self.weight, self.bias, allow_dense=self.allow_dense)
+        return bn(y) if bn is not None else y
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, subsets={self.num_subsets}"
+
+
+class TemporalConv(nn.Module):
+    """``(k, 1)`` convolution over time + BatchNorm; BN folded into the conv in eval mode."""
+
+    fold_bn: bool = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 9, stride: int = 1) -> None:
+        super().__init__()
+        if kernel_size % 2 != 1:
+            raise ValueError(f"temporal kernel must be odd, got {kernel_size}")
+        self.conv = nn.Conv2d(
+            in_channels, out_channels, (kernel_size, 1), (stride, 1), ((kernel_size - 1) // 2, 0)
+        )
+        self.bn = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.fold_bn and can_fold(self.bn):
+            scale, shift = bn_affine(self.bn)
+            w = self.conv.weight * scale.view(-1, 1, 1, 1)
+            b = shift if self.conv.bias is None else self.conv.bias * scale + shift
+            return F.conv2d(x, w, b, self.conv.stride, self.conv.padding)
+        return self.bn(self.conv(x))
+
+
+def set_fast_paths(model: nn.Module, *, fold_bn: bool = True, dense: bool = True) -> nn.Module:
+    """Switch eval-mode BN folding and the dense first-block GEMM on or off (for A/B runs)."""
+    for m in model.modules():
+        if isinstance(m, (GraphLinear, TemporalConv)):
+            m.fold_bn = fold_bn
+        if isinstance(m, GraphLinear):
+            m.allow_dense = dense
+    return model
+
+
+class STBlock(nn.Module):
+    """Spatial module → temporal conv + BN → dropout → + residual → ReLU.
+
+    ``spatial(x, ctx)`` must return the *activated* spatial features
+    ``(B, C_out, T, V)``; it carries each family's graph (ST-GCN's fixed
+    partitions, 2s-AGCN's adaptive graph, AS-GCN's actional+structural links).
+    """
+
+    def __init__(
+        self,
+        spatial: nn.Module,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        kernel_size: int = 9,
+        dropout: float = 0.0,
+        residual: bool = True,
+    ) -> None:
+        super().__init__()
+        self.spatial = spatial
+        self.tcn = TemporalConv(out_channels, out_channels, kernel_size, stride)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+        if not residual:
+            self.residual: nn.Module | None = None
+            self.identity = False
+        elif in_channels == out_channels and stride == 1:
+            self.residual, self.identity = None, True
+        else:
+            self.residual, self.identity = TemporalConv(in_channels, out_channels, 1, stride), False
+
+    def forward(self, x: Tensor, ctx: object = None) -> Tensor:
+        y = self.tcn(self.spatial(x, ctx))
+        if self.dropout is not None:
+            y = self.dropout(y)
+        # In place: neither BN, conv nor dropout keeps its output for backward.
+        if self.identity:
+            y = y.add_(x)
+        elif self.residual is not None:
+            y = y.add_(self.residual(x))
+        return torch.relu_(y)
+
+
+class GraphEncoder(SkeletonEncoder):
+    """Data BN → ten :class:`STBlock` s → dense ``(N, M, D, T', V)`` features.
+
+    Subclasses provide ``make_spatial(in_c, out_c, index)`` and may override
+    ``context(x)`` to compute per-sample inputs shared by all blocks (AS-GCN's
+    inferred actional links).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        layout: str | SkeletonLayout = "ntu25",
+        width: float = 1.0,
+        feature_dim: int | None = None,
+        channels: Sequence[int] | None = None,
+        temporal_kernel: int = 9,
+        dropout: float = 0.0,
+        num_person: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.layout = get_layout(layout)
+        self.in_channels = in_channels
+        plan = tuple(channels) if channels is not None else channel_plan(width, feature_dim)
+        if len(plan) != len(BASE_STRIDES):
+            raise ValueError(f"channel plan needs {len(BASE_STRIDES)} entries, got {len(plan)}")
+        self.channels = plan
+        self.feature_dim = plan[-1]
+        self.data_bn = DataNorm(in_channels, self.layout.num_joints, num_person)
+        blocks = []
+        c_in = in_channels
+        for i, (c_out, stride) in enumerate(zip(plan, BASE_STRIDES)):
+            blocks.append(
+                STBlock(
+                    self.make_spatial(c_in, c_out, i),
+                    c_in,
+                    c_out,
+                    stride,
+                    temporal_kernel,
+                    # The reference gives the first block no dropout and no residual.
+                    dropout=dropout if i > 0 else 0.0,
+                    residual=i > 0,
+                )
+            )
+            c_in = c_out
+        self.blocks = nn.ModuleList(blocks)
+
+    @abc.abstractmethod
+    def make_spatial(self, in_channels: int, out_channels: int, index: int) -> nn.Module:
+        """The spatial module of block ``index`` (see :class:`STBlock`)."""
+
+    def context(self, x: Tensor) -> object:
+        return None
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        self.check_input(x)
+        n, m = x.shape[0], x.shape[-1]
+        h = self.data_bn(x)
+        ctx = self.context(h)
+        for block in self.blocks:
+            h = block(h, ctx)
+        return h.view(n, m, *h.shape[1:])

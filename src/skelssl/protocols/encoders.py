@@ -1,0 +1,81 @@
+"""Where evaluated encoders come from: a pretraining run's checkpoint (or random weights).
+
+A run directory holds ``config.yaml`` (its ``method`` section rebuilds the
+method) and ``checkpoints/last.safetensors``; the method's weights are loaded
+from the checkpoint (safetensors, no pickle) and
+:meth:`~skelssl.methods.base.Method.eval_encoders` gives one encoder per view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from skelssl.data.canonical import PreparedDataset
+
+__all__ = ["EncoderSource", "read_run_config", "build_method", "load_method_weights", "pretrained_encoders"]
+
+
+@dataclass
+class EncoderSource:
+    """The method an evaluation draws its encoders from, and where its weights came from."""
+
+    method: nn.Module
+    method_name: str
+    encoders: dict[str, nn.Module]
+    checkpoint: str | None = None
+    random_init: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def read_run_config(run_dir: str | Path) -> DictConfig:
+    path = Path(run_dir) / "config.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir}: not a run directory (no config.yaml); pretrain first or check --run")
+    cfg = OmegaConf.load(path)
+    if not isinstance(cfg, DictConfig) or "method" not in cfg:
+        raise ValueError(f"{path}: no 'method' section")
+    return cfg
+
+
+def build_method(method_cfg: DictConfig | dict, prepared: PreparedDataset) -> nn.Module:
+    """The method of a run config for ``prepared``'s layout, channels and clip length (fresh weights)."""
+    import skelssl.methods  # noqa: F401  (registers the shipped methods)
+    from skelssl.methods.base import create_method
+
+    if isinstance(method_cfg, DictConfig):
+        kwargs = OmegaConf.to_container(method_cfg, resolve=True)
+    else:
+        kwargs = dict(method_cfg)
+    name = kwargs.pop("name")
+    _, channels, frames = prepared.info["shape"][:3]
+    return create_method(name, **kwargs, layout=prepared.layout.name, in_channels=int(channels), num_frames=int(frames))
+
+
+def load_method_weights(method: nn.Module, checkpoint: str | Path) -> dict[str, Any]:
+    """Load the ``model`` state of a Trainer checkpoint into ``method``; returns the checkpoint metadata."""
+    from skelssl.engine.checkpoint import decode_state, load_checkpoint, resolve_checkpoint
+
+    path = resolve_checkpoint(checkpoint)
+    tensors, meta = load_checkpoint(path)
+    # Only the model's tensors are needed; decoding the optimiser state too would only cost memory.
+    model_tensors = {k: v for k, v in tensors.items() if k.startswith("model/")}
+    state = decode_state(meta["state"]["model"], model_tensors)
+    try:
+        method.load_state_dict(state)
+    except RuntimeError as err:
+        raise ValueError(f"{path}: weights do not fit the method built from the run config: {err}") from None
+    return {**meta, "path": str(path)}
+
+
+def pretrained_encoders(run_cfg: DictConfig, prepared: PreparedDataset, checkpoint: str | Path) -> EncoderSource:
+    """The run's method with its checkpoint's weights, and its ``eval_encoders()``."""
+    method = build_method(run_cfg.method, prepared)
+    meta = load_method_weights(method, checkpoint)
+    method.eval()
+    return EncoderSource(method=method, method_name=str(run_cfg.method.name), encoders=dict(method.eval_encoders()),
+                         checkpoint=meta["path"], meta={k: meta.get(k) for k in ("epoch", "step", "git_commit")})

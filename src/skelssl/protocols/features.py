@@ -1,0 +1,179 @@
+"""Frozen feature (and logit) extraction: eval mode, no grad, batched.
+
+Encoders from :meth:`~skelssl.methods.base.Method.eval_encoders` expect input
+already converted to their view; :class:`ViewEncoder` puts that conversion in
+front of them so every protocol can feed plain joint coordinates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from skelssl.data.layouts import SkeletonLayout
+from skelssl.data.views import to_view
+
+__all__ = [
+    "Features",
+    "ViewEncoder",
+    "joint_input",
+    "FeatureDataset",
+    "eval_mode",
+    "extract_features",
+    "make_loader",
+    "module_device",
+]
+
+
+@dataclass
+class Features:
+    """Pooled features of a dataset, in dataset order, on the CPU."""
+
+    features: Tensor  # (N, D) float32
+    labels: Tensor  # (N,) int64
+    indices: Tensor  # (N,) int64: row in the prepared data.npy
+    logits: Tensor | None = None  # (N, num_classes) when a head was given
+
+    def __len__(self) -> int:
+        return int(self.features.shape[0])
+
+
+class ViewEncoder(nn.Module):
+    """``encoder(to_view(x))``: lets a motion/bone encoder take joint coordinates."""
+
+    # Marks an encoder that takes joint input whatever its view (the methods'
+    # own wrapper sets the same attribute), so nothing converts twice.
+    input_view = "joint"
+
+    def __init__(self, encoder: nn.Module, view: str = "joint", layout: str | SkeletonLayout | None = None) -> None:
+        super().__init__()
+        if view != "joint" and layout is None:
+            raise ValueError(f"view {view!r} needs the skeleton layout (bones)")
+        self.encoder = encoder
+        self.view = view
+        self.layout = layout
+        if hasattr(encoder, "feature_dim"):
+            self.feature_dim = encoder.feature_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.view != "joint":
+            x = to_view(x, self.view, self.layout)  # type: ignore[arg-type]
+        return self.encoder(x)
+
+
+def joint_input(encoder: nn.Module, view: str, layout: str | SkeletonLayout | None) -> nn.Module:
+    """An encoder that takes joint coordinates, whichever convention ``encoder`` follows.
+
+    Encoders that declare ``input_view = "joint"`` (the built-in methods'
+    ``eval_encoders()`` do) already convert to their view and are returned
+    unchanged; others are taken to expect input in ``view`` and get wrapped.
+    """
+    if view == "joint" or getattr(encoder, "input_view", None) == "joint":
+        return encoder
+    return ViewEncoder(encoder, view, layout)
+
+
+class FeatureDataset(TensorDataset):
+    """Cached features as a dataset of ``(feature, label, index)``, the batch shape every probe takes."""
+
+    def __init__(self, features: Features) -> None:
+        super().__init__(features.features, features.labels, features.indices)
+
+    @property
+    def labels(self):  # mirrors SkeletonDataset.labels (a numpy array)
+        return self.tensors[1].numpy()
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: nn.Module) -> Iterator[None]:
+    """Put modules in eval mode and restore every submodule's own flag afterwards.
+
+    Restoring per submodule (not ``train(was_training)``) matters for the online
+    KNN monitor: a method may keep some parts (momentum encoder) in eval mode
+    while the rest trains.
+    """
+    saved = [(m, m.training) for module in modules for m in module.modules()]
+    try:
+        for module in modules:
+            module.eval()
+        yield
+    finally:
+        for m, flag in saved:
+            m.training = flag
+
+
+def module_device(module: nn.Module, default: torch.device | str = "cpu") -> torch.device:
+    for tensor in module.parameters():
+        return tensor.device
+    for tensor in module.buffers():
+        return tensor.device
+    return torch.device(default)
+
+
+def make_loader(
+    data: Dataset | DataLoader, batch_size: int, *, num_workers: int = 0, device: torch.device | str = "cpu"
+) -> DataLoader:
+    if isinstance(data, DataLoader):
+        return data
+    return DataLoader(
+        data,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        pin_memory=torch.device(device).type == "cuda",
+        persistent_workers=False,
+    )
+
+
+@torch.no_grad()
+def extract_features(
+    encoder: nn.Module,
+    data: Dataset | DataLoader,
+    *,
+    batch_size: int = 256,
+    device: torch.device | str | None = None,
+    head: nn.Module | None = None,
+    num_workers: int = 0,
+) -> Features:
+    """Run ``encoder`` (and ``head`` on its output, for logits) over ``data`` in eval mode.
+
+    ``data`` yields ``(x, label, index)`` (a :class:`~skelssl.data.dataset.SkeletonDataset`
+    or a loader over one); ``(x, label)`` batches get running indices. The
+    modules are moved to ``device`` only if given; their train/eval flags are
+    restored afterwards.
+    """
+    if device is not None:
+        encoder.to(device)
+        if head is not None:
+            head.to(device)
+    device = module_device(encoder)
+    loader = make_loader(data, batch_size, num_workers=num_workers, device=device)
+    feats, labels, indices, logits = [], [], [], []
+    seen = 0
+    modules = (encoder,) if head is None else (encoder, head)
+    with eval_mode(*modules):
+        for batch in loader:
+            x, y = batch[0], batch[1]
+            idx = batch[2] if len(batch) > 2 else torch.arange(seen, seen + len(x))
+            seen += len(x)
+            f = encoder(x.to(device, non_blocking=True)).float()
+            if f.dim() != 2:
+                raise ValueError(f"encoder returned shape {tuple(f.shape)}; expected pooled (N, D) features")
+            feats.append(f.cpu())
+            if head is not None:
+                logits.append(head(f).float().cpu())
+            labels.append(torch.as_tensor(y, dtype=torch.int64))
+            indices.append(torch.as_tensor(idx, dtype=torch.int64))
+    if not feats:
+        raise ValueError("cannot extract features from an empty dataset")
+    return Features(
+        features=torch.cat(feats),
+        labels=torch.cat(labels),
+        indices=torch.cat(indices),
+        logits=torch.cat(logits) if head is not None else None,
+    )

@@ -1,0 +1,71 @@
+"""Train a protocol's classifier with the engine's generic ``Trainer``.
+
+Going through the Trainer gives linear evaluation and fine-tuning the same
+checkpoints (``<out_dir>/checkpoints/``), exact resume, ``metrics.jsonl`` /
+TensorBoard logging and AMP as pretraining.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+__all__ = ["as_config", "config_dict", "build_augment", "train_classifier", "protocol_device"]
+
+
+def as_config(cfg: DictConfig | Mapping[str, Any]) -> DictConfig:
+    return cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
+
+
+def config_dict(cfg: DictConfig) -> dict[str, Any]:
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def protocol_device(device: str | torch.device | None = None) -> torch.device:
+    from skelssl.engine.trainer import default_device
+
+    return torch.device(device) if device is not None else default_device()
+
+
+def build_augment(spec: Any, layout: Any) -> Callable[[Tensor, torch.Generator | None], Tensor] | None:
+    """An augmentation pipeline from a name / path / spec, or ``None`` for ``null``/``none``."""
+    if spec is None or (isinstance(spec, str) and spec.lower() in ("none", "null", "")):
+        return None
+    from skelssl.augment import build_pipeline
+
+    if isinstance(spec, DictConfig):
+        spec = OmegaConf.to_container(spec, resolve=True)
+    return build_pipeline(spec, layout=layout)
+
+
+def train_classifier(
+    model: nn.Module,
+    data: Dataset,
+    cfg: DictConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool | str = False,
+    device: str | torch.device | None = None,
+    num_workers: int | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """``Trainer(model, cfg.train, out_dir, data, batch_size=cfg.data.batch_size).fit(resume)``."""
+    from skelssl.engine.trainer import Trainer
+
+    trainer = Trainer(
+        model,
+        cfg.train,
+        out_dir,
+        data,
+        batch_size=int(cfg.data.batch_size),
+        num_workers=int(cfg.data.num_workers if num_workers is None else num_workers),
+        config=cfg,
+        device=device,
+        quiet=quiet,
+    )
+    return trainer.fit(resume=resume)
