@@ -11,6 +11,21 @@ from rich.table import Table
 console = Console()
 
 
+class IntermixedParser(argparse.ArgumentParser):
+    """Lets ``KEY=VALUE`` overrides and options come in any order (plain argparse stops at the first option)."""
+
+    _inside = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self._inside:
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
+
+
 def parse_options(pairs: list[str] | None) -> dict:
     """``["num_samples=500", "layout=kinect20"]`` -> ``{"num_samples": 500, "layout": "kinect20"}``."""
     options = {}

@@ -25,7 +25,7 @@ _TRAINS_ENCODER = ("finetune",)
 
 
 def add_parser(sub) -> None:
-    from skelssl.cli.pretrain import _IntermixedParser
+    from skelssl.cli.common import IntermixedParser
 
     p = sub.add_parser(
         "evaluate",
@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
         "Configs: eval/<protocol>_<dataset>.yaml when shipped, else eval/<protocol>.yaml; "
         "KEY=VALUE overrides as for pretrain (e.g. train.epochs=20 protocol.k=50).",
     )
-    p.__class__ = _IntermixedParser
+    p.__class__ = IntermixedParser
     p.add_argument("protocol", choices=PROTOCOLS)
     p.add_argument("--run", help="pretraining run directory (config.yaml + checkpoints/)")
     p.add_argument("--view", help="evaluate this view's encoder only (default: every encoder of the method)")
@@ -161,7 +161,7 @@ def _data_root(args: argparse.Namespace, run_cfg: Any, run_dir: Path | None) -> 
     if run_dir is None:
         raise ValueError("say which prepared dataset to evaluate on with --data")
     # The run's default data location (the synthetic dataset prepared next to the run).
-    from skelssl.cli.pretrain import _data_root as pretrain_data_root
+    from skelssl.cli.pretrain import prepared_data_root as pretrain_data_root
 
     return pretrain_data_root(run_cfg, run_dir, lambda: None, True)
 

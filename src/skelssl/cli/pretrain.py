@@ -20,22 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from skelssl.cli.common import console
-
-
-class _IntermixedParser(argparse.ArgumentParser):
-    """Lets ``KEY=VALUE`` overrides and options come in any order (plain argparse stops at the first option)."""
-
-    _inside = False
-
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
-        if self._inside:
-            return super().parse_known_args(args, namespace)
-        self._inside = True
-        try:
-            return self.parse_known_intermixed_args(args, namespace)
-        finally:
-            self._inside = False
+from skelssl.cli.common import IntermixedParser, console
 
 
 def add_parser(sub) -> None:
@@ -46,7 +31,7 @@ def add_parser(sub) -> None:
         "metrics.jsonl, tb/, checkpoints/). Overrides are dotted KEY=VALUE pairs, e.g. train.epochs=5; "
         "+KEY=VALUE adds a key, ~KEY deletes one.",
     )
-    p.__class__ = _IntermixedParser
+    p.__class__ = IntermixedParser
     p.add_argument("config", help="shipped config name (e.g. skeletonclr, skeletonclr_ntu60) or a YAML path")
     p.add_argument("--data", help="prepared dataset directory (sets data.root)")
     p.add_argument("--run-dir", help="run directory (default: runs/<config>-<timestamp>; with --resume PATH, "
@@ -93,6 +78,7 @@ def _pretrain(args: argparse.Namespace, overrides: list[str], resume: bool | str
     from skelssl.engine.distributed import barrier, broadcast_string, get_world_size, is_main_process
     from skelssl.engine.seed import seed_everything
     from skelssl.engine.trainer import Trainer
+    from skelssl.protocols.encoders import build_method
 
     cfg = load_config(args.config, overrides)
     if "method" not in cfg:
@@ -104,7 +90,7 @@ def _pretrain(args: argparse.Namespace, overrides: list[str], resume: bool | str
     if isinstance(resume, str):
         resume_from = str(resolve_checkpoint(resume))
 
-    root = _data_root(cfg, run_dir, barrier, is_main_process())
+    root = prepared_data_root(cfg, run_dir, barrier, is_main_process())
     dataset = SkeletonDataset(root, protocol=cfg.data.protocol, part=cfg.data.part)
     prepared = dataset.prepared
     world = get_world_size()
@@ -113,7 +99,7 @@ def _pretrain(args: argparse.Namespace, overrides: list[str], resume: bool | str
                          f"{world} processes")
 
     seed_everything(int(cfg.train.seed))  # the same initial weights on every rank
-    method = _build_method(cfg, prepared)
+    method = build_method(cfg.method, prepared)
     callbacks = []
     knn = cfg.train.knn_monitor
     if knn.every:
@@ -152,7 +138,7 @@ def _run_dir(args: argparse.Namespace, resume: bool | str, broadcast: Callable[[
     return Path(broadcast(f"runs/{stem}-{datetime.now():%Y%m%d-%H%M%S}"))
 
 
-def _data_root(cfg: Any, run_dir: Path, barrier: Callable[[], None], main: bool) -> Path:
+def prepared_data_root(cfg: Any, run_dir: Path, barrier: Callable[[], None], main: bool) -> Path:
     if cfg.data.root:
         return Path(cfg.data.root)
     if cfg.data.dataset != "synthetic":
@@ -173,18 +159,6 @@ def _data_root(cfg: Any, run_dir: Path, barrier: Callable[[], None], main: bool)
         prepare_dataset("synthetic", root, recipe=recipe, reader_options=options, progress=False)
     barrier()
     return root
-
-
-def _build_method(cfg: Any, prepared: Any) -> Any:
-    import skelssl.methods  # noqa: F401  (importing registers the shipped methods)
-    from omegaconf import OmegaConf
-
-    from skelssl.methods.base import create_method
-
-    kwargs = OmegaConf.to_container(cfg.method, resolve=True)
-    name = kwargs.pop("name")
-    _, channels, frames = prepared.info["shape"][:3]
-    return create_method(name, **kwargs, layout=prepared.layout.name, in_channels=int(channels), num_frames=int(frames))
 
 
 def _knn_eval(train: Any, test: Any, layout: str, knn: Any) -> Callable[[Any], dict]:

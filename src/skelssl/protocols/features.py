@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from skelssl.data.layouts import SkeletonLayout
-from skelssl.data.views import to_view
+from skelssl.methods.components import ViewEncoder
 
 __all__ = [
     "Features",
@@ -43,29 +43,6 @@ class Features:
         return int(self.features.shape[0])
 
 
-class ViewEncoder(nn.Module):
-    """``encoder(to_view(x))``: lets a motion/bone encoder take joint coordinates."""
-
-    # Marks an encoder that takes joint input whatever its view (the methods'
-    # own wrapper sets the same attribute), so nothing converts twice.
-    input_view = "joint"
-
-    def __init__(self, encoder: nn.Module, view: str = "joint", layout: str | SkeletonLayout | None = None) -> None:
-        super().__init__()
-        if view != "joint" and layout is None:
-            raise ValueError(f"view {view!r} needs the skeleton layout (bones)")
-        self.encoder = encoder
-        self.view = view
-        self.layout = layout
-        if hasattr(encoder, "feature_dim"):
-            self.feature_dim = encoder.feature_dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.view != "joint":
-            x = to_view(x, self.view, self.layout)  # type: ignore[arg-type]
-        return self.encoder(x)
-
-
 def joint_input(encoder: nn.Module, view: str, layout: str | SkeletonLayout | None) -> nn.Module:
     """An encoder that takes joint coordinates, whichever convention ``encoder`` follows.
 
@@ -75,6 +52,8 @@ def joint_input(encoder: nn.Module, view: str, layout: str | SkeletonLayout | No
     """
     if view == "joint" or getattr(encoder, "input_view", None) == "joint":
         return encoder
+    if layout is None:
+        raise ValueError(f"view {view!r} needs the skeleton layout (bones)")
     return ViewEncoder(encoder, view, layout)
 
 
