@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 import torch
 import torch.nn.functional as F
@@ -147,8 +147,11 @@ def moco_runner(encoder: nn.Module, device: torch.device) -> Callable[[Tensor, T
 
 
 def interleaved_best(fns: dict[str, Callable[[], object]], reps: int, warmup: int, sync: Callable[[], None],
-                     only_warm: set[str] = frozenset()) -> dict[str, float]:
-    """Best wall time (s) per callable, running them round-robin so load spikes hit all of them."""
+                     only_warm: Collection[str] = ()) -> dict[str, float]:
+    """Best wall time (s) per callable, running them round-robin so load spikes hit all of them.
+
+    Names in ``only_warm`` are timed in the first round only.
+    """
     for f in fns.values():
         for _ in range(warmup):
             f()
@@ -215,7 +218,7 @@ def bench_train(args, device, sync) -> dict:
              "ours": moco_runner(create_encoder("stgcn_quarter", layout="ntu25"), device)}
     fns = {k: (lambda s=s: s(xq, xk)) for k, s in steps.items()}
     # The reference step is the slowest thing here; in --quick it is timed once after warm-up.
-    best = interleaved_best(fns, args.train_reps, 1, sync, only_warm={"reference"} if args.quick else set())
+    best = interleaved_best(fns, args.train_reps, 1, sync, only_warm={"reference"} if args.quick else ())
     return {"train_step_samples_per_s": rate(best["ours"]),
             "reference_train_step_samples_per_s": rate(best["reference"]),
             "train_speedup_vs_reference": round(best["reference"] / best["ours"], 2)}
@@ -248,7 +251,7 @@ def allocator_ablation(args) -> dict:
             cmd = [sys.executable, __file__, "--worker", "--threads", str(torch.get_num_threads())]
             cmd += [flag] if flag else []
             res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-            for k, v in res.items():
+            for k, v in res.items():  # best throughput; the RSS is the same every run
                 best[label][k] = max(best[label].get(k, 0.0), v)
     return best
 
@@ -260,7 +263,18 @@ def worker(args, device, sync) -> dict:
     enc = create_encoder("stgcn_quarter", layout="ntu25").eval()
     step = moco_runner(create_encoder("stgcn_quarter", layout="ntu25"), device)
     best = interleaved_best({"fwd": forward_fn(enc, x), "train": lambda: step(x, x)}, 2, 1, sync)
-    return {"encoder_forward_samples_per_s": rate(best["fwd"]), "train_step_samples_per_s": rate(best["train"])}
+    return {"encoder_forward_samples_per_s": rate(best["fwd"]), "train_step_samples_per_s": rate(best["train"]),
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -291,7 +305,7 @@ def main() -> None:
     t0 = time.perf_counter()
     result: dict = {
         "device": device.type,
-        "device_name": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
+        "device_name": torch.cuda.get_device_name() if device.type == "cuda" else cpu_name(),
         "torch": torch.__version__,
         "threads": runtime["threads"],
         "allocator_keeps_freed_memory": runtime["keep_freed_memory"],
