@@ -7,9 +7,11 @@ A registry entry is any callable returning a module; keyword arguments given to
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, TypeVar
 
 from torch import nn
+
+from skelssl.registry import Registry
 
 __all__ = [
     "Registry",
@@ -29,47 +31,6 @@ __all__ = [
 
 M = TypeVar("M", bound=nn.Module)
 F = TypeVar("F", bound=Callable[..., nn.Module])
-
-
-class Registry(Generic[M]):
-    """A small mapping from names to factories with per-alias default kwargs."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self._entries: dict[str, tuple[Callable[..., M], dict[str, Any]]] = {}
-
-    def register(
-        self, name: str | None = None, *, overwrite: bool = False, **defaults: Any
-    ) -> Callable[[F], F]:
-        """Decorator: ``@register("stgcn_quarter", width=0.25)`` on a class or function."""
-
-        def wrap(factory: F) -> F:
-            key = name or getattr(factory, "__name__", "").lower()
-            if not key:
-                raise ValueError(f"{self.kind} registry needs a name for {factory!r}")
-            if key in self._entries and not overwrite:
-                raise ValueError(f"{self.kind} {key!r} is already registered")
-            self._entries[key] = (factory, dict(defaults))
-            return factory
-
-        return wrap
-
-    def add(self, name: str, factory: Callable[..., M], *, overwrite: bool = False, **defaults: Any) -> None:
-        """Register an alias for an existing factory without decorating it again."""
-        self.register(name, overwrite=overwrite, **defaults)(factory)
-
-    def create(self, name: str, **kwargs: Any) -> M:
-        try:
-            factory, defaults = self._entries[name]
-        except KeyError:
-            raise KeyError(f"unknown {self.kind} {name!r}; known: {self.names()}") from None
-        return factory(**{**defaults, **kwargs})
-
-    def names(self) -> list[str]:
-        return sorted(self._entries)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._entries
 
 
 ENCODERS: Registry[nn.Module] = Registry("encoder")
