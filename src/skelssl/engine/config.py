@@ -1,7 +1,7 @@
 """Run configuration: shipped or user YAML files, ``base:`` inheritance, dotted overrides.
 
 ``load_config("skeletonclr", ["train.epochs=5"])`` looks the name up in the
-package's ``configs/`` (``pretrain/``, then ``eval/``, then the top level), or
+package's ``configs/`` (``pretrain/``, ``eval/``, ``semi/``, then the top level), or
 reads a path. A file may name ``base: other.yaml`` (or a list of them): the
 bases are merged underneath it, resolved next to the file first and as shipped
 names second. A mapping holding ``_replace_: true`` replaces the inherited
@@ -111,7 +111,7 @@ def resolve_config_source(name_or_path: str | os.PathLike, near: Any = None) -> 
     candidates.append((Path(key), key))
     stem = key[: -len(".yaml")] if key.endswith(".yaml") else key
     root = _config_root()
-    for sub in ("pretrain", "eval", ""):
+    for sub in ("pretrain", "eval", "semi", ""):
         rel = f"{sub}/{stem}.yaml" if sub else f"{stem}.yaml"
         candidates.append((root.joinpath(*rel.split("/")), f"skelssl/configs/{rel}"))
     for source, origin in candidates:
@@ -120,9 +120,9 @@ def resolve_config_source(name_or_path: str | os.PathLike, near: Any = None) -> 
                 return source, origin
         except OSError:
             continue
-    if _is_pathlike(key) and not key.startswith(("pretrain/", "eval/")):
+    if _is_pathlike(key) and not key.startswith(("pretrain/", "eval/", "semi/")):
         raise FileNotFoundError(f"config file {key!r} does not exist")
-    shipped = [f"pretrain/{n}" for n in list_configs("pretrain")] + [f"eval/{n}" for n in list_configs("eval")]
+    shipped = [f"{group}/{n}" for group in ("pretrain", "eval", "semi") for n in list_configs(group)]
     raise FileNotFoundError(f"unknown config {key!r}; shipped: {', '.join(shipped) or 'none'}")
 
 

@@ -1,5 +1,6 @@
-"""Memories shared by contrastive methods (queues of negatives)."""
+"""Memories shared by methods: queues of negatives, per-sample feature banks."""
 
+from skelssl.memory.feature_bank import FeatureBank
 from skelssl.memory.queue import MemoryQueue
 
-__all__ = ["MemoryQueue"]
+__all__ = ["MemoryQueue", "FeatureBank"]

@@ -2,6 +2,7 @@
 
 from skelssl.methods.base import METHODS, Method, create_method, list_methods, register_method
 from skelssl.methods.crossclr import CrosSCLR
+from skelssl.methods.semi import ASSL, VAT, SemiSupervisedMethod
 from skelssl.methods.skeletonclr import SkeletonCLR
 
 __all__ = [
@@ -12,4 +13,7 @@ __all__ = [
     "list_methods",
     "SkeletonCLR",
     "CrosSCLR",
+    "SemiSupervisedMethod",
+    "ASSL",
+    "VAT",
 ]

@@ -1,0 +1,113 @@
+"""ASSL (Si et al., ECCV 2020) and its ablations: inpainting, neighbourhood consistency, adversarial alignment.
+
+``L = L_L + λ1 (L_KL + L_CE^c + L_inp) + λ2 L_adv`` with λ1 = 1, λ2 = 0.1.
+Each term has a switch, which gives the paper's ablation rows::
+
+    supervised   (all off)               Sup.
+    s4l          inpaint                 Sup.+Inp.  (= S4L with inpainting, the paper's 46.6 in both rows)
+    assl         inpaint + nei + adv     ASSL
+    assl method.inpaint=false ...        Sup.+Nei., Sup.+Inp.+Nei., ... (any combination)
+
+* **Inpainting (§3.2).** The unlabeled half of the batch is masked
+  (``mask``: random frames hidden), encoded, and a 2-layer GRU decoder
+  conditioned on the masked sequence's feature reconstructs it; ``L_inp`` is
+  the mean squared error to the original over the whole sequence. The labeled
+  half already has a supervised signal, so inpainting costs one extra encoder
+  + decoder pass over the unlabeled half only.
+* **Neighbourhood consistency (§3.3).** Each unlabeled anchor's K nearest
+  unlabeled neighbours (Euclidean in ``h̄``, from the feature bank, the anchor
+  itself excluded) are weighted by the message-aggregation MLP on
+  ``|h̄_u − h̄_uᵏ|`` into the local centre ``c_u``; ``L_KL`` (eq. 3) pulls the
+  anchor's and its positive neighbours' predictions to the centre's, where a
+  neighbour is positive when its nearest labeled sample has the same label as
+  the anchor's nearest labeled sample. Each labeled anchor's centre over its
+  K unlabeled neighbours is classified with its own label (``L_CE^c``, eq. 4).
+* **Adversarial alignment (§3.4, eq. 6).** A 4-layer discriminator separates
+  labeled from unlabeled ``h̄``; it is trained through a gradient-reversal
+  layer, so the single optimiser step both improves the discriminator and
+  pushes the encoder and translation layer to confuse it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from skelssl.augment.masking import InpaintingMask
+from skelssl.losses.semi import (adversarial_loss, centre_cross_entropy, local_centre, nearest_neighbours,
+                                 neighbour_kl, neighbour_weights, positive_neighbours)
+from skelssl.methods.base import register_method
+from skelssl.methods.semi.base import SemiSupervisedMethod
+from skelssl.models.decoders import GRUInpaintDecoder
+from skelssl.models.heads import Discriminator, MessageAggregation
+
+__all__ = ["ASSL"]
+
+
+@register_method("supervised", inpaint=False, neighbourhood=False, adversarial=False)
+@register_method("s4l", inpaint=True, neighbourhood=False, adversarial=False)
+@register_method("assl")
+class ASSL(SemiSupervisedMethod):
+    def __init__(
+        self,
+        num_classes: int,
+        num_samples: int,
+        *,
+        inpaint: bool = True,
+        neighbourhood: bool = True,
+        adversarial: bool = True,
+        lambda1: float = 1.0,
+        lambda2: float = 0.1,
+        mask: Mapping[str, Any] | None = None,
+        decoder_hidden: int = 512,
+        aggregation_hidden: int = 256,
+        discriminator_hidden: int = 256,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(num_classes, num_samples, **kwargs)
+        self.inpaint, self.neighbourhood, self.adversarial = bool(inpaint), bool(neighbourhood), bool(adversarial)
+        self.uses_unlabeled = self.inpaint or self.neighbourhood or self.adversarial
+        self.lambda1, self.lambda2 = float(lambda1), float(lambda2)
+        dim = self.translation.out_features
+        if self.inpaint:
+            enc = self.encoder
+            self.masker = InpaintingMask(**dict(mask or {"frame_ratio": 0.3}))
+            self.decoder = GRUInpaintDecoder(enc.feature_dim, enc.in_channels, enc.layout, enc.num_person,
+                                             hidden_size=decoder_hidden)
+        if self.neighbourhood:
+            self.aggregation = MessageAggregation(dim, 1, hidden_dim=aggregation_hidden)
+        if self.adversarial:
+            self.discriminator = Discriminator(dim, hidden_dim=discriminator_hidden)
+
+    def unlabeled_loss(self, *, x_l: Tensor, y_l: Tensor, h_l: Tensor, t_l: Tensor, x_u: Tensor, h_u: Tensor,
+                       t_u: Tensor, i_u: Tensor) -> dict[str, Tensor]:
+        terms: dict[str, Tensor] = {}
+        if self.inpaint:
+            masked = self.masker(x_u).x
+            restored = self.decoder(masked, self.encoder(masked))
+            terms["loss_inp"] = self.lambda1 * F.mse_loss(restored, x_u)
+        if self.neighbourhood:
+            kl, ce = self.neighbourhood_losses(y_l, t_l, t_u, i_u)
+            terms["loss_kl"], terms["loss_cec"] = self.lambda1 * kl, self.lambda1 * ce
+        if self.adversarial:
+            terms["loss_adv"] = self.lambda2 * adversarial_loss(self.discriminator, t_l, t_u)
+        return terms
+
+    def neighbourhood_losses(self, y_l: Tensor, t_l: Tensor, t_u: Tensor, i_u: Tensor) -> tuple[Tensor, Tensor]:
+        """``(L_KL, L_CE^c)`` for a batch, neighbours taken from the bank."""
+        bank = self.bank.features
+        unlabeled, labeled = self.unlabeled_rows(), self.labeled_rows()
+        n, k = len(t_u), self.k
+        # Unlabeled anchors: centre over unlabeled neighbours, positives via the nearest labeled sample.
+        nb_u = bank[nearest_neighbours(t_u.detach(), bank, unlabeled, k, exclude=i_u)]  # (N, K, D)
+        centre_u = local_centre(neighbour_weights(self.aggregation, t_u, nb_u), nb_u)
+        proxy = self.bank.label[nearest_neighbours(t_u.detach(), bank, labeled, 1)[:, 0]]
+        proxy_nb = self.bank.label[nearest_neighbours(nb_u.reshape(n * k, -1), bank, labeled, 1)[:, 0]].view(n, k)
+        kl = neighbour_kl(self.classifier(centre_u), self.classifier(t_u), self.classifier(nb_u),
+                          positive_neighbours(proxy, proxy_nb))
+        # Labeled anchors: the centre of their unlabeled neighbours must carry their label.
+        nb_l = bank[nearest_neighbours(t_l.detach(), bank, unlabeled, k)]
+        centre_l = local_centre(neighbour_weights(self.aggregation, t_l, nb_l), nb_l)
+        return kl, centre_cross_entropy(self.classifier(centre_l), y_l)

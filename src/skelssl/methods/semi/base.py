@@ -1,0 +1,164 @@
+"""What every semi-supervised method shares: encoder → translation → classifier, a feature bank, batches.
+
+The network is ASSL's (§3.2): a recurrent encoder (3 bidirectional GRU layers,
+hidden 512) gives ``h``; a linear *translation layer* maps it to ``h̄``, the
+space where neighbours are searched; a two-layer classifier predicts from
+``h̄``. Every baseline uses the same network, so a comparison differs only in
+the training signal.
+
+A training batch (built by :mod:`skelssl.protocols.semi_training`) is a dict
+with the labeled half ``x_l, y_l, i_l`` and the unlabeled half ``x_u, y_u,
+i_u`` (``i_*`` are rows of the prepared dataset). ``y_u`` is used only for the
+logged *neighbourhood quality* (paper Fig. 5) and never in a loss.
+
+Input sampling is ASSL's: ``num_frames`` (40) frames drawn at random from the
+valid clip and kept in order, in training (torch's global RNG, checkpointed by
+the engine) and at test time (a seeded generator, see :meth:`predict`).
+
+Every method keeps a :class:`~skelssl.memory.FeatureBank` of ``h̄`` for all
+training samples (filled by :meth:`fill_bank` before training, refreshed by
+every batch) and logs ``nei_quality``: the share of each unlabeled anchor's
+K nearest unlabeled neighbours that have the anchor's true label.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from skelssl.augment import build_pipeline
+from skelssl.losses.semi import nearest_neighbours
+from skelssl.memory.feature_bank import FeatureBank
+from skelssl.methods.base import Method
+from skelssl.methods.components import build_encoder, to_container
+from skelssl.models.heads import TwoLayerClassifier
+
+__all__ = ["SemiSupervisedMethod", "Batch"]
+
+Batch = Mapping[str, Tensor]
+DEFAULT_ENCODER: dict[str, Any] = {"name": "bigru", "hidden_size": 512, "num_layers": 3}
+
+
+class SemiSupervisedMethod(Method):
+    """Base class: builds the network and bank; subclasses add loss terms in :meth:`unlabeled_loss`."""
+
+    #: Whether batches need an unlabeled half (the supervised-only baseline does not).
+    uses_unlabeled = True
+
+    def __init__(
+        self,
+        num_classes: int,
+        num_samples: int,
+        *,
+        layout: str = "ntu25",
+        in_channels: int = 3,
+        num_person: int = 1,
+        encoder: Mapping[str, Any] | None = None,
+        translation_dim: int = 256,
+        classifier_hidden: int = 256,
+        num_frames: int = 40,
+        neighbours: int = 10,
+    ) -> None:
+        super().__init__()
+        spec = {**DEFAULT_ENCODER, **(to_container(encoder) or {})}
+        spec.setdefault("num_person", num_person)
+        self.encoder = build_encoder(spec, in_channels, layout)
+        self.translation = nn.Linear(self.encoder.feature_dim, translation_dim)
+        self.classifier = TwoLayerClassifier(translation_dim, num_classes, hidden_dim=classifier_hidden)
+        self.bank = FeatureBank(num_samples, translation_dim)
+        # True labels of every bank row, for the logged neighbourhood quality only.
+        self.register_buffer("audit_label", torch.full((num_samples,), -1, dtype=torch.long))
+        self.frame_sampler = build_pipeline([{"name": "random_frames", "num_frames": num_frames}], layout=layout)
+        self.num_classes, self.num_frames, self.k = num_classes, num_frames, int(neighbours)
+
+    # ------------------------------------------------------------ network
+    def sample_frames(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return self.frame_sampler(x, generator)
+
+    def embed(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(h, h̄)`` for an already frame-sampled batch."""
+        h = self.encoder(x)
+        return h, self.translation(h)
+
+    def logits(self, x: Tensor) -> Tensor:
+        return self.classifier(self.embed(x)[1])
+
+    def eval_encoders(self) -> dict[str, nn.Module]:
+        return {"joint": self.encoder}
+
+    # ------------------------------------------------------------ labels and bank
+    def set_labels(self, labeled: np.ndarray, labels: np.ndarray, audit: Mapping[int, int] | np.ndarray) -> None:
+        """Mark the labeled rows (their labels enter losses) and record true labels for the quality metric."""
+        self.bank.set_labels(torch.as_tensor(labeled), torch.as_tensor(labels))
+        audit = torch.as_tensor(np.asarray(audit), dtype=torch.long)
+        self.audit_label.copy_(audit.to(self.audit_label.device))
+
+    @torch.no_grad()
+    def fill_bank(self, batches: Iterable[tuple[Tensor, Tensor]], generator: torch.Generator | None = None) -> None:
+        """One pass over ``(x, rows)`` batches to fill every bank row before training starts."""
+        was_training = self.training
+        self.eval()
+        device = self.bank.features.device
+        for x, rows in batches:
+            x = self.sample_frames(x.to(device), generator)
+            self.bank.update(rows.to(device), self.embed(x)[1])
+        self.train(was_training)
+
+    def labeled_rows(self) -> Tensor:
+        return self.bank.filled & (self.bank.label >= 0)
+
+    def unlabeled_rows(self) -> Tensor:
+        return self.bank.filled & (self.bank.label < 0)
+
+    @torch.no_grad()
+    def neighbour_quality(self, t_u: Tensor, i_u: Tensor, y_u: Tensor) -> Tensor:
+        """Share of the K nearest unlabeled neighbours of each anchor that have its true label."""
+        candidates = self.unlabeled_rows()
+        if int(candidates.sum()) <= self.k:
+            return torch.tensor(float("nan"), device=t_u.device)
+        nn_idx = nearest_neighbours(t_u, self.bank.features, candidates, self.k, exclude=i_u)
+        return (self.audit_label[nn_idx] == y_u[:, None]).float().mean()
+
+    # ------------------------------------------------------------ training
+    def training_step(self, batch: Batch, epoch: int) -> dict[str, Tensor]:  # type: ignore[override]
+        x_l, y_l, i_l = self.sample_frames(batch["x_l"]), batch["y_l"].long(), batch["i_l"].long()
+        if self.uses_unlabeled:
+            x_u, i_u = self.sample_frames(batch["x_u"]), batch["i_u"].long()
+            h, t = self.embed(torch.cat((x_l, x_u)))
+            n = len(x_l)
+            h_l, h_u, t_l, t_u = h[:n], h[n:], t[:n], t[n:]
+        else:
+            h_l, t_l = self.embed(x_l)
+        logits_l = self.classifier(t_l)
+        loss = F.cross_entropy(logits_l, y_l)
+        out = {"loss_sup": loss.detach(), "acc": (logits_l.detach().argmax(1) == y_l).float().mean() * 100}
+        if self.uses_unlabeled:
+            extra = self.unlabeled_loss(x_l=x_l, y_l=y_l, h_l=h_l, t_l=t_l, x_u=x_u, h_u=h_u, t_u=t_u, i_u=i_u)
+            for name, value in extra.items():
+                loss = loss + value
+                out[name] = value.detach()
+            out["nei_quality"] = self.neighbour_quality(t_u.detach(), i_u, batch["y_u"].long())
+            self.bank.update(i_u, t_u)
+        self.bank.update(i_l, t_l)
+        out["loss"] = loss
+        return out
+
+    def unlabeled_loss(self, **parts: Tensor) -> dict[str, Tensor]:
+        """Weighted extra loss terms by name (each already multiplied by its λ)."""
+        return {}
+
+    # ------------------------------------------------------------ inference
+    @torch.no_grad()
+    def predict(self, batches: Iterable[Tensor], seed: int = 0) -> Tensor:
+        """Logits for batches of joint sequences, frames drawn by a generator seeded with ``seed``."""
+        was_training = self.training
+        self.eval()
+        device = self.bank.features.device
+        generator = torch.Generator(device=device).manual_seed(int(seed))
+        out = [self.logits(self.sample_frames(x.to(device), generator)).float().cpu() for x in batches]
+        self.train(was_training)
+        return torch.cat(out)

@@ -1,0 +1,185 @@
+"""Train and test a semi-supervised method (ASSL, its ablations and baselines) on a prepared dataset.
+
+``train_semi(cfg, run_dir)``:
+
+1. draws the labeled subset of the protocol's training split with the data
+   layer's seeded, class-balanced sampler (``semi.labels_per_class`` /
+   ``semi.label_fraction``, seed ``semi.split_seed``, default ``train.seed``)
+   or reads ``semi.split_file``; the rest of the training split is unlabeled.
+   Every method with the same seed therefore sees exactly the same labels;
+2. builds the method, fills its feature bank with one pass over the training
+   split, and trains it with the engine's :class:`~skelssl.engine.trainer.Trainer`
+   on batches of ``data.batch_size`` labeled + as many unlabeled samples
+   (one epoch = one pass over the unlabeled samples; the labeled ones are
+   cycled in seeded permutations), with checkpoints and exact ``--resume``;
+3. tests on the protocol's test split (frames sampled with ``semi.eval_seed``)
+   and writes ``<run_dir>/results.json`` + scores (see :mod:`skelssl.protocols.results`).
+
+Pseudo-labelling (``method.name=pseudo_label``) runs the supervised method in
+``<run_dir>/stage1``, labels the unlabeled samples with its predictions and
+trains a fresh supervised network on both in ``<run_dir>``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from skelssl.data.canonical import PreparedDataset, open_prepared
+from skelssl.protocols.results import EvalContext, write_results
+from skelssl.protocols.semi import labeled_subset
+
+__all__ = ["train_semi", "SemiBatches", "build_semi_method"]
+
+
+class SemiBatches:
+    """``epoch -> list of batches``: each pairs ``batch_size`` labeled with as many unlabeled samples.
+
+    The order of both halves is a function of ``(seed, epoch)`` only, as the
+    Trainer's exact resume requires. With no unlabeled samples wanted
+    (``with_unlabeled=False``) the batches hold only the labeled half, but the
+    epoch still has ``steps`` steps, so "epoch" means the same for every method.
+    """
+
+    def __init__(self, prepared: PreparedDataset, labeled: np.ndarray, targets: np.ndarray, unlabeled: np.ndarray,
+                 batch_size: int, seed: int, with_unlabeled: bool = True, steps: int | None = None) -> None:
+        if len(labeled) == 0:
+            raise ValueError("semi-supervised training needs at least one labeled sample")
+        self.prepared, self.labeled, self.targets, self.unlabeled = prepared, labeled, targets, unlabeled
+        self.batch_size, self.seed, self.with_unlabeled = int(batch_size), int(seed), with_unlabeled
+        self.steps = int(steps) if steps is not None else len(unlabeled) // self.batch_size
+        if self.steps < 1:
+            raise ValueError(f"{len(unlabeled)} unlabeled samples do not fill one batch of {batch_size}")
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def _load(self, rows: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(self.prepared.data[rows], dtype=np.float32))
+
+    def __call__(self, epoch: int) -> Iterator[dict[str, torch.Tensor]]:
+        rng = np.random.default_rng([self.seed, epoch])
+        need = self.steps * self.batch_size
+        cycles = -(-need // len(self.labeled))
+        order_l = np.concatenate([rng.permutation(len(self.labeled)) for _ in range(cycles)])[:need]
+        order_u = rng.permutation(len(self.unlabeled))[:need]
+        labels = self.prepared.labels
+        for s in range(self.steps):
+            pick = order_l[s * self.batch_size:(s + 1) * self.batch_size]
+            rows_l = self.labeled[pick]
+            batch = {"x_l": self._load(rows_l), "y_l": torch.from_numpy(self.targets[pick]),
+                     "i_l": torch.from_numpy(rows_l)}
+            if self.with_unlabeled:
+                rows_u = self.unlabeled[order_u[s * self.batch_size:(s + 1) * self.batch_size]]
+                batch.update(x_u=self._load(rows_u), y_u=torch.from_numpy(labels[rows_u]), i_u=torch.from_numpy(rows_u))
+            yield batch
+
+
+def _chunks(prepared: PreparedDataset, rows: np.ndarray, size: int = 256) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    for s in range(0, len(rows), size):
+        part = rows[s:s + size]
+        yield torch.from_numpy(np.asarray(prepared.data[part], dtype=np.float32)), torch.from_numpy(part)
+
+
+def build_semi_method(method_cfg: DictConfig | dict, prepared: PreparedDataset) -> Any:
+    """A semi-supervised method for ``prepared``'s layout, channels, persons and classes (fresh weights)."""
+    import skelssl.methods  # noqa: F401  (registers the shipped methods)
+    from skelssl.methods.base import create_method
+
+    kwargs = OmegaConf.to_container(method_cfg, resolve=True) if isinstance(method_cfg, DictConfig) else dict(method_cfg)
+    name = kwargs.pop("name")
+    if name == "pseudo_label":
+        name = "supervised"
+    _, channels, _, _, persons = prepared.info["shape"]
+    return create_method(name, num_classes=prepared.num_classes, num_samples=len(prepared),
+                         layout=prepared.layout.name, in_channels=int(channels), num_person=int(persons), **kwargs)
+
+
+def _fit(cfg: DictConfig, prepared: PreparedDataset, train_rows: np.ndarray, labeled: np.ndarray,
+         targets: np.ndarray, steps: int, run_dir: Path, resume: bool | str,
+         quiet: bool) -> tuple[Any, dict[str, Any]]:
+    from skelssl.engine.seed import seed_everything
+    from skelssl.engine.trainer import Trainer
+
+    seed = int(cfg.train.seed)
+    seed_everything(seed)
+    method = build_semi_method(cfg.method, prepared)
+    unlabeled = np.setdiff1d(train_rows, labeled)
+    audit = np.full(len(prepared), -1, dtype=np.int64)
+    audit[train_rows] = prepared.labels[train_rows]
+    method.set_labels(labeled, targets, audit)
+    if method.uses_unlabeled and not resume:  # a resumed run restores the bank from its checkpoint
+        method.fill_bank(_chunks(prepared, train_rows), torch.Generator().manual_seed(seed))
+    batches = SemiBatches(prepared, labeled, targets, unlabeled, int(cfg.data.batch_size), seed,
+                          with_unlabeled=method.uses_unlabeled, steps=steps)
+    trainer = Trainer(method, cfg.train, run_dir, batches, steps_per_epoch=len(batches), config=cfg, quiet=quiet)
+    return method, trainer.fit(resume=resume)
+
+
+def _predict(method: Any, prepared: PreparedDataset, rows: np.ndarray, seed: int) -> torch.Tensor:
+    return method.predict((x for x, _ in _chunks(prepared, rows)), seed=seed)
+
+
+def train_semi(cfg: DictConfig, run_dir: str | Path, *, resume: bool | str = False,
+               quiet: bool = False) -> dict[str, Any]:
+    """Train ``cfg.method`` semi-supervised per ``cfg`` and test it; returns the written ``results.json``."""
+    run_dir = Path(run_dir)
+    prepared = open_prepared(cfg.data.root)
+    protocol = str(cfg.data.protocol)
+    s = cfg.semi
+    split_seed = int(s.split_seed if s.get("split_seed") is not None else cfg.train.seed)
+    labeled_ds, split_path = labeled_subset(
+        prepared, protocol, fraction=s.get("label_fraction"), per_class=s.get("labels_per_class"),
+        seed=split_seed, split_file=s.get("split_file"), fallback_dir=run_dir,
+    )
+    labeled = np.asarray(labeled_ds.indices)
+    targets = prepared.labels[labeled].astype(np.int64)
+    train_rows = prepared.split(protocol, "train")
+    test_rows = prepared.split(protocol, "test")
+    eval_seed = int(s.get("eval_seed", 0))
+    extra: dict[str, Any] = {}
+    # One epoch = one pass over the unlabeled samples, for every method (and both pseudo-label stages).
+    steps = len(np.setdiff1d(train_rows, labeled)) // int(cfg.data.batch_size)
+
+    if cfg.method.name == "pseudo_label":
+        _, first = _fit(cfg, prepared, train_rows, labeled, targets, steps, run_dir / "stage1", resume,
+                        quiet)
+        method_1 = build_semi_method(cfg.method, prepared)
+        _load_final(method_1, run_dir / "stage1")
+        unlabeled = np.setdiff1d(train_rows, labeled)
+        probs = _predict(method_1, prepared, unlabeled, eval_seed).softmax(dim=1)
+        confidence, guess = probs.max(dim=1)
+        keep = (confidence >= float(s.get("pseudo_threshold", 0.0))).numpy()
+        extra.update(pseudo_labeled=int(keep.sum()),
+                     pseudo_label_accuracy=float((guess.numpy()[keep] == prepared.labels[unlabeled][keep]).mean() * 100)
+                     if keep.any() else None,
+                     stage1_epochs=first["epoch"])
+        labeled, targets = (np.concatenate([labeled, unlabeled[keep]]),
+                            np.concatenate([targets, guess.numpy()[keep].astype(np.int64)]))
+        order = np.argsort(labeled)
+        labeled, targets = labeled[order], targets[order]
+
+    method, result = _fit(cfg, prepared, train_rows, labeled, targets, steps, run_dir, resume, quiet)
+    scores = _predict(method, prepared, test_rows, eval_seed).numpy()
+    counts = np.bincount(prepared.labels[labeled_ds.indices], minlength=prepared.num_classes)
+    context = EvalContext(
+        protocol="semi", method=str(cfg.method.name), view="joint", dataset=prepared.info.get("dataset"),
+        data_root=str(prepared.root), split_protocol=protocol, checkpoint=str(run_dir / "checkpoints"),
+        seed=int(cfg.train.seed), epochs=int(result["epoch"]), class_names=prepared.info.get("class_names"),
+        config=OmegaConf.to_container(cfg, resolve=True),
+        extra={"labeled_split_file": str(split_path), "labeled_samples": int(len(labeled_ds)),
+               "labeled_per_class": counts.tolist(), "split_seed": split_seed, "eval_seed": eval_seed, **extra},
+    )
+    metrics = {"train_" + k: v for k, v in result.get("metrics", {}).items()}
+    return write_results(run_dir, context, scores, prepared.labels[test_rows], test_rows,
+                         num_classes=prepared.num_classes, extra_metrics=metrics)
+
+
+def _load_final(method: Any, run_dir: Path) -> None:
+    from skelssl.protocols.encoders import load_method_weights
+
+    load_method_weights(method, run_dir)
