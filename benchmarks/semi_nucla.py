@@ -1,0 +1,178 @@
+"""ASSL and the semi-supervised baselines on N-UCLA (cross-view): the paper's Table 1 grid and ablation rows.
+
+    python benchmarks/semi_nucla.py --work runs/semi_nucla --labels 15 --seeds 0 1 2 \
+        --rows supervised s4l vat_entmin assl sup_inp_adv sup_nei sup_nei_adv sup_inp_nei --jobs 2
+
+Every run is one ``skelssl semi`` command (printed and stored with its
+result). The grid is resumable: a finished run (``results.json``) is skipped,
+an interrupted one continues from its last checkpoint. Runs go ``--jobs`` at a
+time, each on one CPU thread (recurrent layers at small batch run far slower
+when processes fight over threads). Writes one record per run to
+``benchmarks/results/semi_nucla.json`` and the Markdown table, with the
+paper's numbers beside ours, to ``benchmarks/results/semi_nucla.md``.
+Extra arguments after ``--`` are config overrides given to every run
+(e.g. ``-- method.encoder.hidden_size=128``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+# Row name -> (shipped config, overrides, label in the table).
+ROWS: dict[str, tuple[str, list[str], str]] = {
+    "supervised": ("supervised", [], "Supervised-only"),
+    "pseudo_label": ("pseudo_label", [], "Pseudo-labels"),
+    "vat": ("vat", [], "VAT"),
+    "vat_entmin": ("vat_entmin", [], "VAT + EntMin"),
+    "s4l": ("s4l", [], "S4L (inpainting) = Sup.+Inp."),
+    "sup_inp_adv": ("assl", ["method.neighbourhood=false"], "Sup.+Inp.+Adv."),
+    "sup_nei": ("assl", ["method.inpaint=false", "method.adversarial=false"], "Sup.+Nei."),
+    "sup_nei_adv": ("assl", ["method.inpaint=false"], "Sup.+Nei.+Adv."),
+    "sup_inp_nei": ("assl", ["method.adversarial=false"], "Sup.+Inp.+Nei."),
+    "assl": ("assl", [], "ASSL"),
+}
+# Si et al., ECCV 2020, Table 1 and Table 3 (N-UCLA, cross-view, top-1 %), by labels per class.
+PAPER: dict[str, dict[int, float]] = {
+    "supervised": {5: 34.1, 15: 37.9, 30: 48.9, 40: 58.8},
+    "pseudo_label": {5: 35.6, 15: 48.9, 30: 60.6, 40: 65.7},
+    "vat": {5: 44.8, 15: 63.8, 30: 73.7, 40: 73.9},
+    "vat_entmin": {5: 46.8, 15: 66.2, 30: 75.4, 40: 75.6},
+    "s4l": {5: 35.3, 15: 46.6, 30: 54.5, 40: 60.6},
+    "sup_inp_adv": {15: 52.4},
+    "sup_nei": {15: 60.0},
+    "sup_nei_adv": {15: 68.5},
+    "sup_inp_nei": {15: 66.4},
+    "assl": {5: 52.6, 15: 74.8, 30: 78.0, 40: 78.4},
+}
+# Rough relative cost per epoch, to start the longest runs first.
+COST = {"assl": 4, "sup_inp_adv": 3, "sup_inp_nei": 4, "s4l": 3, "vat_entmin": 3, "vat": 3, "sup_nei": 2,
+        "sup_nei_adv": 2, "pseudo_label": 2, "supervised": 1}
+
+
+def command(args: argparse.Namespace, row: str, labels: int, seed: int) -> tuple[list[str], Path]:
+    config, overrides, _ = ROWS[row]
+    run_dir = Path(args.work) / f"{row}_{labels}pc_seed{seed}"
+    cmd = ["skelssl", "semi", config, "--data", str(args.data), "--labels-per-class", str(labels),
+           "--seed", str(seed), "--run-dir", str(run_dir), "--quiet", f"train.epochs={args.epochs}",
+           *overrides, *args.overrides]
+    if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").glob("last*")):
+        cmd.insert(3, "--resume")
+    return cmd, run_dir
+
+
+def run_one(args: argparse.Namespace, row: str, labels: int, seed: int) -> None:
+    cmd, run_dir = command(args, row, labels, seed)
+    if (run_dir / "results.json").exists():
+        return
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    print("+", shlex.join(cmd), flush=True)
+    with open(run_dir / "stdout.log", "a") as log:
+        proc = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode:
+        print(f"! {row} {labels}pc seed {seed} failed ({proc.returncode}); see {run_dir / 'stdout.log'}", flush=True)
+        return
+    (run_dir / "wall_seconds.txt").write_text(f"{time.time() - start:.1f}\n")
+    print(f"= {row} {labels}pc seed {seed} done in {time.time() - start:.0f} s", flush=True)
+
+
+def _last_epoch_metric(run_dir: Path, key: str) -> float | None:
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return None
+    value = None
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        if rec.get("kind") == "epoch" and key in rec:
+            value = rec[key]
+    return value
+
+
+def collect(work: Path) -> list[dict]:
+    records = []
+    for path in sorted(work.glob("*_*pc_seed*/results.json")):
+        r = json.loads(path.read_text())
+        row, rest = path.parent.name.rsplit("_", 2)[0], path.parent.name.rsplit("_", 2)[1:]
+        wall = path.parent / "wall_seconds.txt"
+        cfg = r["config"]
+        records.append({
+            "method": row, "config": cfg["method"]["name"], "dataset": r["dataset"],
+            "labels_per_class": int(rest[0][:-2]), "seed": r["seed"], "top1": round(r["top1"], 2),
+            "top5": round(r["top5"], 2), "epochs": r["epochs"],
+            "encoder": cfg["method"]["encoder"], "nei_quality": _last_epoch_metric(path.parent, "nei_quality"),
+            "wall_seconds": float(wall.read_text()) if wall.exists() else None,
+            "command": r["command"], "results": str(path),
+        })
+    return records
+
+
+def table(records: list[dict]) -> str:
+    labels = sorted({r["labels_per_class"] for r in records})
+    head = "| method | " + " | ".join(f"{n}/class ours | {n}/class paper" for n in labels) + " |"
+    rows = [head, "|---|" + "---|---|" * len(labels)]
+    for row in ROWS:
+        cells = []
+        for n in labels:
+            accs = [r["top1"] for r in records if r["method"] == row and r["labels_per_class"] == n]
+            if not accs:
+                cells += ["", f"{PAPER[row].get(n, '')}"]
+                continue
+            sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
+            cells += [f"{statistics.mean(accs):.1f} ± {sd:.1f} (n={len(accs)})", f"{PAPER[row].get(n, '')}"]
+        if any(cells[0::2]):
+            rows.append(f"| {ROWS[row][2]} | " + " | ".join(cells) + " |")
+    epochs = sorted({r["epochs"] for r in records})
+    return "\n".join(rows) + f"\n\nEpochs per run: {', '.join(map(str, epochs))}; mean ± sample std over seeds.\n"
+
+
+def main() -> int:
+    argv = sys.argv[1:]
+    overrides = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work", default="runs/semi_nucla")
+    p.add_argument("--data", help="prepared N-UCLA (default: <work>/prepared, prepared on first use)")
+    p.add_argument("--raw", default=os.environ.get("NUCLA_RAW", str(ROOT.parent.parent / "shared/data/nw-ucla")))
+    p.add_argument("--labels", type=int, nargs="+", default=[15])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    p.add_argument("--epochs", type=int, default=120)
+    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="CPU threads per run")
+    p.add_argument("--collect-only", action="store_true")
+    p.add_argument("--out", default=str(ROOT / "results" / "semi_nucla"))
+    args = p.parse_args(argv)
+    args.overrides = overrides
+    work = Path(args.work)
+    if not args.collect_only:
+        args.data = Path(args.data or work / "prepared")
+        if not (args.data / "info.json").exists():
+            subprocess.run(["skelssl", "prepare", "nucla", "--raw", args.raw, "--out", str(args.data), "--recipe",
+                            "crossclr", "--recipe-option", "num_bodies=1", "--no-progress"], check=True)
+        tasks = [(row, n, s) for n in args.labels for s in args.seeds for row in args.rows]
+        tasks.sort(key=lambda t: -COST[t[0]])
+        with ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(lambda t: run_one(args, *t), tasks))
+    records = collect(work)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(records, indent=1) + "\n")
+    md = table(records)
+    out.with_suffix(".md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

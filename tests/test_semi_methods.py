@@ -1,0 +1,162 @@
+"""Semi-supervised methods end to end: switches, bank, neighbourhood quality, batches, CLI on real N-UCLA."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from skelssl.methods import create_method
+from skelssl.protocols.semi_training import SemiBatches
+
+TINY = {"encoder": {"name": "bigru", "hidden_size": 16, "num_layers": 1}, "translation_dim": 8,
+        "classifier_hidden": 8, "num_frames": 6, "neighbours": 2, "layout": "kinect20"}
+
+
+def _method(name, **kw):
+    extra = {"decoder_hidden": 8, "aggregation_hidden": 8, "discriminator_hidden": 8} if name in ("assl", "s4l") else {}
+    return create_method(name, num_classes=3, num_samples=12, **TINY, **extra, **kw)
+
+
+def _batch(n=4):
+    g = torch.Generator().manual_seed(0)
+    return {"x_l": torch.randn(n, 3, 10, 20, 1, generator=g), "y_l": torch.tensor([0, 1, 2, 0])[:n],
+            "i_l": torch.arange(n), "x_u": torch.randn(n, 3, 10, 20, 1, generator=g),
+            "y_u": torch.tensor([0, 1, 2, 1])[:n], "i_u": torch.arange(n, 2 * n)}
+
+
+def _ready(method):
+    method.set_labels(np.arange(4), np.array([0, 1, 2, 0]), np.array([0, 1, 2, 0, 0, 1, 2, 1, 0, 1, 2, 2]))
+    method.bank.update(torch.arange(12), torch.randn(12, 8, generator=torch.Generator().manual_seed(1)))
+    return method
+
+
+@pytest.mark.parametrize("name, overrides, terms", [
+    ("supervised", {}, set()),
+    ("s4l", {}, {"loss_inp"}),
+    ("assl", {}, {"loss_inp", "loss_kl", "loss_cec", "loss_adv"}),
+    ("assl", {"inpaint": False, "adversarial": False}, {"loss_kl", "loss_cec"}),
+    ("assl", {"neighbourhood": False}, {"loss_inp", "loss_adv"}),
+    ("vat", {}, {"loss_vat"}),
+    ("vat_entmin", {}, {"loss_vat", "loss_ent"}),
+])
+def test_switches_select_the_loss_terms(name, overrides, terms):
+    torch.manual_seed(0)
+    method = _ready(_method(name, **overrides))
+    out = method(_batch(), 0)
+    present = {k for k in out if k.startswith("loss_") and k != "loss_sup"}
+    assert present == terms
+    expected = out["loss_sup"] + sum(out[t] for t in terms)
+    assert torch.allclose(out["loss"].detach(), expected)
+    out["loss"].backward()
+    assert all(p.grad is not None for p in method.classifier.parameters())
+    if "loss_adv" in terms:  # the discriminator is trained by the same step
+        assert all(p.grad is not None for p in method.discriminator.parameters())
+    if terms:
+        assert 0.0 <= float(out["nei_quality"]) <= 1.0
+
+
+def test_batch_updates_the_bank_rows_it_saw():
+    torch.manual_seed(0)
+    method = _ready(_method("assl"))
+    before = method.bank.features.clone()
+    method(_batch(), 0)
+    changed = (method.bank.features != before).any(dim=1)
+    assert changed[:8].all() and not changed[8:].any()
+
+
+def test_neighbourhood_quality_counts_neighbours_with_the_anchor_label():
+    method = _method("supervised")
+    method.set_labels(np.array([0]), np.array([0]), np.array([0, 1, 1, 2, 2, 2, 1, 0, 0, 0, 0, 0]))
+    bank = torch.zeros(12, 8)
+    bank[1:6, 0] = torch.tensor([1.0, 1.1, 5.0, 5.1, 5.2])  # rows 1,2 (label 1) near 1; rows 3-5 (label 2) near 5
+    bank[6:, 0] = 100.0
+    method.bank.update(torch.arange(12), bank)
+    t_u = torch.zeros(2, 8)
+    t_u[:, 0] = torch.tensor([1.0, 5.1])
+    # Anchor row 1 (label 1): neighbours rows 2 and 3 -> one of two shares its label.
+    # Anchor row 4 (label 2): neighbours rows 3 and 5 -> both share it.
+    q = method.neighbour_quality(t_u, torch.tensor([1, 4]), torch.tensor([1, 2]))
+    assert q.item() == pytest.approx(0.75)
+
+
+def test_assl_loss_decreases_on_a_fixed_batch():
+    torch.manual_seed(0)
+    method = _ready(_method("assl"))
+    opt = torch.optim.Adam(method.parameters(), lr=3e-3)
+    batch = _batch()
+    losses = []
+    for _ in range(40):
+        torch.manual_seed(1)  # the same frames and mask every step
+        out = method(batch, 0)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        losses.append((out["loss_sup"].item(), out["loss_inp"].item()))
+    (sup0, inp0), (sup1, inp1) = losses[0], losses[-1]
+    assert sup1 < 0.3 * sup0 and inp1 < 0.9 * inp0
+
+
+def test_semi_batches_pair_halves_and_repeat_per_epoch(tmp_path):
+    from skelssl.data.prepare import prepare_dataset
+    from skelssl.data.canonical import open_prepared
+
+    root = tmp_path / "syn"
+    prepare_dataset("synthetic", root, reader_options={"num_samples": 40}, workers=1, progress=False)
+    prepared = open_prepared(root)
+    labeled = np.array([0, 5, 9])
+    unlabeled = np.arange(10, 40)
+    batches = SemiBatches(prepared, labeled, prepared.labels[labeled], unlabeled, batch_size=4, seed=3)
+    assert len(batches) == 7
+    first, again = list(batches(0)), list(batches(0))
+    assert all(torch.equal(a["i_u"], b["i_u"]) for a, b in zip(first, again))
+    seen_u = torch.cat([b["i_u"] for b in first]).numpy()
+    assert len(set(seen_u)) == 28 and set(seen_u) <= set(unlabeled)
+    seen_l = torch.cat([b["i_l"] for b in first]).numpy()
+    assert set(seen_l) == set(labeled) and np.bincount(seen_l)[labeled].max() - np.bincount(seen_l)[labeled].min() <= 1
+    b = first[0]
+    assert torch.equal(b["y_l"], torch.from_numpy(prepared.labels[b["i_l"].numpy()]))
+    assert torch.allclose(b["x_u"][0], torch.from_numpy(np.array(prepared.data[int(b["i_u"][0])])))
+    assert not torch.equal(torch.cat([x["i_u"] for x in batches(1)]), torch.from_numpy(seen_u))
+    sup_only = SemiBatches(prepared, labeled, prepared.labels[labeled], unlabeled, 4, 3, with_unlabeled=False)
+    assert set(next(iter(sup_only(0)))) == {"x_l", "y_l", "i_l"} and len(sup_only) == 7
+
+
+@pytest.fixture(scope="module")
+def nucla(nucla_dir, tmp_path_factory):
+    from skelssl.data.prepare import prepare_dataset
+
+    out = tmp_path_factory.mktemp("nucla") / "prepared"
+    prepare_dataset("nucla", out, nucla_dir, "crossclr", recipe_options={"num_bodies": 1}, workers=1, progress=False)
+    return out
+
+
+def test_cli_semi_on_real_nucla_beats_chance_and_records_everything(nucla, tmp_path):
+    from skelssl.cli import main
+
+    run = tmp_path / "run"
+    rc = main(["semi", "assl", "--data", str(nucla), "--labels-per-class", "15", "--seed", "0", "--run-dir", str(run),
+               "--quiet", "train.epochs=3", "method.encoder.hidden_size=48", "method.encoder.num_layers=1",
+               "method.decoder_hidden=32", "method.neighbours=5", "train.optimizer.lr=2e-3"])
+    assert rc == 0
+    r = json.loads((run / "results.json").read_text())
+    assert r["extra"]["labeled_per_class"] == [15] * 10
+    assert r["num_test"] == 464 and r["epochs"] == 3
+    assert r["top1"] > 20.0  # chance is 10 %
+    epochs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    quality = [e["nei_quality"] for e in epochs if e["kind"] == "epoch"]
+    assert len(quality) == 3 and all(0.0 < q <= 1.0 for q in quality)
+    # Same seed, other method: the same labeled samples.
+    run2 = tmp_path / "sup"
+    assert main(["semi", "supervised", "--data", str(nucla), "--labels-per-class", "15", "--seed", "0",
+                 "--run-dir", str(run2), "--quiet", "train.epochs=1", "method.encoder.hidden_size=16",
+                 "method.encoder.num_layers=1"]) == 0
+    r2 = json.loads((run2 / "results.json").read_text())
+    assert r2["extra"]["labeled_split_file"] == r["extra"]["labeled_split_file"]
+
+
+def test_cli_semi_requires_one_label_amount(nucla, capsys):
+    from skelssl.cli import main
+
+    assert main(["semi", "assl", "--data", str(nucla), "--quiet"]) == 2
+    assert "--labels-per-class" in capsys.readouterr().err
