@@ -160,8 +160,9 @@ def main() -> int:
         if not (args.data / "info.json").exists():
             subprocess.run(["skelssl", "prepare", "nucla", "--raw", args.raw, "--out", str(args.data), "--recipe",
                             "crossclr", "--recipe-option", "num_bodies=1", "--no-progress"], check=True)
-        tasks = [(row, n, s) for n in args.labels for s in args.seeds for row in args.rows]
-        tasks.sort(key=lambda t: -COST[t[0]])
+        # Seed by seed, so that a grid cut short still has whole seeds; the longest runs first within one.
+        tasks = [(row, n, s) for s in args.seeds for n in args.labels for row in args.rows]
+        tasks.sort(key=lambda t: (args.seeds.index(t[2]), -COST[t[0]]))
         with ThreadPoolExecutor(args.jobs) as pool:
             list(pool.map(lambda t: run_one(args, *t), tasks))
     records = collect(work)
