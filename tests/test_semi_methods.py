@@ -160,3 +160,24 @@ def test_cli_semi_requires_one_label_amount(nucla, capsys):
 
     assert main(["semi", "assl", "--data", str(nucla), "--quiet"]) == 2
     assert "--labels-per-class" in capsys.readouterr().err
+
+
+def test_pseudo_label_trains_two_stages_on_real_nucla(nucla, tmp_path):
+    from skelssl.cli import main
+
+    run = tmp_path / "pl"
+    assert main(["semi", "pseudo_label", "--data", str(nucla), "--labels-per-class", "5", "--seed", "1",
+                 "--run-dir", str(run), "--quiet", "train.epochs=1", "method.encoder.hidden_size=16",
+                 "method.encoder.num_layers=1", "semi.pseudo_threshold=0.15"]) == 0
+    r = json.loads((run / "results.json").read_text())
+    assert (run / "stage1" / "checkpoints").is_dir()
+    assert r["extra"]["labeled_samples"] == 50
+    assert 0 < r["extra"]["pseudo_labeled"] <= 1020 - 50 and r["extra"]["pseudo_label_accuracy"] is not None
+
+
+def test_list_shows_semi_methods_and_configs(capsys):
+    from skelssl.cli import main
+
+    assert main(["list", "methods"]) == 0 and main(["list", "configs"]) == 0
+    out = capsys.readouterr().out
+    assert "assl" in out and "vat_entmin" in out and "configs/semi:" in out

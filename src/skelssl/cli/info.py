@@ -1,4 +1,4 @@
-"""``skelssl info`` and the listings: layouts, datasets, recipes."""
+"""``skelssl info`` and the listings: layouts, datasets, recipes, methods, encoders, configs."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ def add_parser(sub) -> None:
                        description="Print shape, layout, recipe, class counts and splits of a prepared dataset.")
     p.add_argument("path", help="directory written by `skelssl prepare`")
     p.set_defaults(handler=run_info)
-    p = sub.add_parser("list", help="list layouts, datasets and recipes",
-                       description="List the registered skeleton layouts, dataset readers and recipes.")
-    p.add_argument("what", nargs="?", choices=("layouts", "datasets", "recipes"), default=None)
+    p = sub.add_parser("list", help="list layouts, datasets, recipes, methods, encoders and configs",
+                       description="List the registered skeleton layouts, dataset readers, recipes, methods, "
+                       "encoders and the shipped configs.")
+    p.add_argument("what", nargs="?", choices=("layouts", "datasets", "recipes", "methods", "encoders", "configs"),
+                   default=None)
     p.set_defaults(handler=run_list)
 
 
@@ -56,4 +58,19 @@ def run_list(args: argparse.Namespace) -> int:
             r = get_recipe(name)
             t.add_row(name, str(r.num_frames), str(r.num_bodies))
         console.print(t)
+    _list_registries(args.what)
     return 0
+
+
+def _list_registries(what: str | None) -> None:
+    import skelssl.methods  # noqa: F401  (registers the shipped methods)
+    from skelssl.engine.config import list_configs
+    from skelssl.methods.base import list_methods
+    from skelssl.models.registry import list_encoders
+
+    for title, names in (("methods", list_methods()), ("encoders", list_encoders())):
+        if what in (None, title):
+            console.print(f"{title}: " + ", ".join(names), markup=False, highlight=False)
+    if what in (None, "configs"):
+        for group in ("pretrain", "eval", "semi"):
+            console.print(f"configs/{group}: " + ", ".join(list_configs(group)), markup=False, highlight=False)
