@@ -127,6 +127,11 @@ def _predict(method: Any, prepared: PreparedDataset, rows: np.ndarray, seed: int
 def train_semi(cfg: DictConfig, run_dir: str | Path, *, resume: bool | str = False,
                quiet: bool = False) -> dict[str, Any]:
     """Train ``cfg.method`` semi-supervised per ``cfg`` and test it; returns the written ``results.json``."""
+    from skelssl.engine.distributed import is_distributed
+
+    if is_distributed():
+        # Each rank would update its own feature bank; neighbours would differ between ranks.
+        raise ValueError("skelssl semi runs in a single process (its feature bank is not synchronised across ranks)")
     run_dir = Path(run_dir)
     prepared = open_prepared(cfg.data.root)
     protocol = str(cfg.data.protocol)
