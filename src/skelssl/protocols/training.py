@@ -54,15 +54,24 @@ def train_classifier(
     num_workers: int | None = None,
     quiet: bool = False,
 ) -> dict[str, Any]:
-    """``Trainer(model, cfg.train, out_dir, data, batch_size=cfg.data.batch_size).fit(resume)``."""
+    """``Trainer(model, cfg.train, out_dir, data, batch_size=...).fit(resume)``.
+
+    ``cfg.data.batch_size`` is the global batch, as in ``skelssl pretrain``:
+    under ``torchrun`` each process takes an equal share of it.
+    """
+    from skelssl.engine.distributed import get_world_size
     from skelssl.engine.trainer import Trainer
 
+    world = get_world_size()
+    if int(cfg.data.batch_size) % world:
+        raise ValueError(f"data.batch_size={cfg.data.batch_size} (the global batch) must divide evenly over "
+                         f"{world} processes")
     trainer = Trainer(
         model,
         cfg.train,
         out_dir,
         data,
-        batch_size=int(cfg.data.batch_size),
+        batch_size=int(cfg.data.batch_size) // world,
         num_workers=int(cfg.data.num_workers if num_workers is None else num_workers),
         config=cfg,
         device=device,
