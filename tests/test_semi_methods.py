@@ -146,6 +146,8 @@ def test_cli_semi_on_real_nucla_beats_chance_and_records_everything(nucla, tmp_p
     epochs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     quality = [e["nei_quality"] for e in epochs if e["kind"] == "epoch"]
     assert len(quality) == 3 and all(0.0 < q <= 1.0 for q in quality)
+    curve = [e["test/top1"] for e in epochs if "test/top1" in e]  # monitor_every=5: after the last epoch only
+    assert curve == [pytest.approx(r["top1"])]
     # Same seed, other method: the same labeled samples.
     run2 = tmp_path / "sup"
     assert main(["semi", "supervised", "--data", str(nucla), "--labels-per-class", "15", "--seed", "0",

@@ -1,4 +1,4 @@
-"""Trainer callbacks: hooks around epochs and steps, and the online KNN monitor.
+"""Trainer callbacks: hooks around epochs and steps, and periodic evaluation monitors (e.g. online KNN).
 
 A callback may return extra metrics from :meth:`Callback.on_epoch_end`; they
 are logged with the epoch's training metrics and can drive the ``best``
@@ -18,7 +18,7 @@ from skelssl.engine.seed import capture_rng_state, restore_rng_state
 if TYPE_CHECKING:
     from skelssl.engine.trainer import Trainer
 
-__all__ = ["Callback", "KNNMonitor", "LambdaCallback"]
+__all__ = ["Callback", "EvalMonitor", "KNNMonitor", "LambdaCallback"]
 
 
 class Callback:
@@ -54,11 +54,12 @@ class LambdaCallback(Callback):
             setattr(self, name, fn)
 
 
-class KNNMonitor(Callback):
+class EvalMonitor(Callback):
     """Every ``every`` epochs (and after the last), log ``knn_eval(model)`` under ``prefix/``.
 
-    ``knn_eval`` gets the unwrapped model (the method, not its DDP wrapper)
-    and returns scalar metrics, e.g. ``{"joint/top1": 61.2}``; it must leave
+    ``knn_eval`` (any evaluation: the online KNN of pretraining, the test
+    accuracy curve of ``skelssl semi``) gets the unwrapped model (the method,
+    not its DDP wrapper) and returns scalar metrics, e.g. ``{"joint/top1": 61.2}``; it must leave
     the model's train/eval flags as it found them. Every RNG is restored after
     it, so switching the monitor on does not change the training run. It runs on the main process
     only: the other ranks wait at the next collective, which costs nothing
@@ -67,7 +68,7 @@ class KNNMonitor(Callback):
 
     def __init__(self, knn_eval: Callable[[nn.Module], Mapping[str, Any]], every: int, prefix: str = "knn") -> None:
         if every < 1:
-            raise ValueError(f"KNNMonitor.every must be >= 1, got {every}")
+            raise ValueError(f"{type(self).__name__}.every must be >= 1, got {every}")
         self.knn_eval = knn_eval
         self.every = int(every)
         self.prefix = prefix
@@ -84,3 +85,6 @@ class KNNMonitor(Callback):
         finally:
             restore_rng_state(saved)
         return {f"{self.prefix}/{k}": float(v) for k, v in results.items() if isinstance(v, (int, float))}
+
+
+KNNMonitor = EvalMonitor  # the name pretraining's online KNN monitor was introduced under

@@ -12,8 +12,14 @@
    on batches of ``data.batch_size`` labeled + as many unlabeled samples
    (one epoch = one pass over the unlabeled samples; the labeled ones are
    cycled in seeded permutations), with checkpoints and exact ``--resume``;
-3. tests on the protocol's test split (frames sampled with ``semi.eval_seed``)
-   and writes ``<run_dir>/results.json`` + scores (see :mod:`skelssl.protocols.results`).
+3. tests the final weights on the protocol's test split (frames sampled with
+   ``semi.eval_seed``) and writes ``<run_dir>/results.json`` + scores (see
+   :mod:`skelssl.protocols.results`).
+
+``semi.monitor_every = N`` also logs ``test/top1`` every N epochs in
+``metrics.jsonl``: a diagnostic curve (does the method overfit its few
+labels?), never used to pick the reported number, which is always the last
+epoch's.
 
 Pseudo-labelling (``method.name=pseudo_label``) runs the supervised method in
 ``<run_dir>/stage1``, labels the unlabeled samples with its predictions and
@@ -116,7 +122,20 @@ def _fit(cfg: DictConfig, prepared: PreparedDataset, train_rows: np.ndarray, lab
         method.fill_bank(_chunks(prepared, train_rows), torch.Generator().manual_seed(seed))
     batches = SemiBatches(prepared, labeled, targets, unlabeled, int(cfg.data.batch_size), seed,
                           with_unlabeled=method.uses_unlabeled, steps=steps)
-    trainer = Trainer(method, cfg.train, run_dir, batches, steps_per_epoch=len(batches), config=cfg, quiet=quiet)
+    callbacks = []
+    every = int(cfg.semi.get("monitor_every") or 0)
+    if every:
+        from skelssl.engine.callbacks import EvalMonitor
+
+        test_rows, eval_seed = prepared.split(str(cfg.data.protocol), "test"), int(cfg.semi.get("eval_seed", 0))
+
+        def test_accuracy(model: Any) -> dict[str, float]:
+            predicted = _predict(model, prepared, test_rows, eval_seed).argmax(dim=1).numpy()
+            return {"top1": float((predicted == prepared.labels[test_rows]).mean() * 100)}
+
+        callbacks.append(EvalMonitor(test_accuracy, every=every, prefix="test"))
+    trainer = Trainer(method, cfg.train, run_dir, batches, steps_per_epoch=len(batches), callbacks=callbacks,
+                      config=cfg, quiet=quiet)
     return method, trainer.fit(resume=resume)
 
 
