@@ -99,6 +99,15 @@ def _last_epoch_metric(run_dir: Path, key: str) -> float | None:
     return value
 
 
+def _test_curve(run_dir: Path) -> list[list[float]]:
+    """``[epoch, test top-1]`` pairs logged by ``semi.monitor_every`` (a diagnostic; the record's top1 is final)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return []
+    records = (json.loads(line) for line in path.read_text().splitlines())
+    return [[r["epoch"] + 1, round(r["test/top1"], 2)] for r in records if "test/top1" in r]
+
+
 def collect(work: Path) -> list[dict]:
     records = []
     for path in sorted(work.glob("*_*pc_seed*/results.json")):
@@ -111,6 +120,7 @@ def collect(work: Path) -> list[dict]:
             "labels_per_class": int(rest[0][:-2]), "seed": r["seed"], "top1": round(r["top1"], 2),
             "top5": round(r["top5"], 2), "epochs": r["epochs"],
             "encoder": cfg["method"]["encoder"], "nei_quality": _last_epoch_metric(path.parent, "nei_quality"),
+            "test_curve": _test_curve(path.parent),
             "wall_seconds": float(wall.read_text()) if wall.exists() else None,
             "command": r["command"], "results": str(path),
         })
