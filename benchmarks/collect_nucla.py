@@ -20,6 +20,22 @@ def _pretrain_epochs(run: Path) -> int | None:
     return int(yaml.safe_load(cfg.read_text())["train"]["epochs"]) if cfg.exists() else None
 
 
+PROTOCOLS = {
+    "knn": "knn",
+    "linear": "linear (papers' protocol: raw features, lr 3.0)",
+    "linear_std": "linear (standardised features, lr 0.1)",
+}
+
+
+def _protocol_key(eval_dir: str, view: str | None) -> tuple[str, bool]:
+    """``linear_std_random_joint`` -> ``("linear_std", True)``: the probe and whether it is the floor."""
+    name = eval_dir
+    if view and name.endswith(f"_{view}"):
+        name = name[: -len(view) - 1]
+    random = name.endswith("_random")
+    return (name[: -len("_random")] if random else name), random
+
+
 def collect(work: Path) -> list[dict]:
     records = []
     for path in sorted(work.glob("*/eval/*/results.json")):
@@ -27,22 +43,23 @@ def collect(work: Path) -> list[dict]:
         r = json.loads(path.read_text())
         if "top1" not in r:
             continue
+        key, random = _protocol_key(path.parent.name, r["view"])
         records.append({
             "method": r["method"], "view": r["view"], "dataset": r["dataset"],
-            "protocol": r["protocol"] + (" (random frozen encoder)" if r.get("random_init") else ""),
-            "encoder": "random" if r.get("random_init") else "pretrained",
+            "protocol": PROTOCOLS.get(key, key) + (" (random frozen encoder)" if random else ""),
+            "protocol_key": key, "encoder": "random" if random else "pretrained",
             "top1": round(r["top1"], 2), "top5": round(r["top5"], 2),
-            "epochs": 0 if r.get("random_init") else _pretrain_epochs(run),
+            "epochs": 0 if random else _pretrain_epochs(run),
             "eval_epochs": r.get("epochs"), "seed": r.get("seed"), "command": r.get("command"),
             "run": str(run), "results": str(path),
         })
     for path in sorted(work.glob("ensemble_*/results.json")):
         r = json.loads(path.read_text())
-        method, protocol = path.parent.name.split("_")[1:3]
+        _, method, key = path.parent.name.split("_", 2)
         records.append({
             "method": method, "view": "joint+motion+bone", "dataset": "nucla",
-            "protocol": f"{protocol} (3-stream ensemble)", "encoder": "pretrained",
-            "top1": round(r["top1"], 2), "top5": round(r.get("top5", float("nan")), 2),
+            "protocol": f"{PROTOCOLS.get(key, key)} (3-stream ensemble)", "protocol_key": key,
+            "encoder": "pretrained", "top1": round(r["top1"], 2), "top5": round(r.get("top5", float("nan")), 2),
             "epochs": _pretrain_epochs(work / f"{method}_joint") or _pretrain_epochs(work / method),
             "seed": 0, "command": r.get("command"), "results": str(path),
         })
@@ -50,9 +67,22 @@ def collect(work: Path) -> list[dict]:
 
 
 def table(records: list[dict]) -> str:
-    rows = ["| method | view | protocol | encoder | epochs | top-1 % |", "|---|---|---|---|---|---|"]
-    for r in sorted(records, key=lambda r: (r["method"], r["encoder"] != "pretrained", r["protocol"], r["view"])):
-        rows.append(f"| {r['method']} | {r['view']} | {r['protocol']} | {r['encoder']} | {r['epochs']} | {r['top1']:.1f} |")
+    """One row per method x view; pretrained and floor side by side for every probe."""
+    keys = [k for k in PROTOCOLS if any(r["protocol_key"] == k for r in records)]
+    head = "| method | view | epochs | " + " | ".join(f"{k} | {k} floor" for k in keys) + " |"
+    rows = [head, "|---|---|---|" + "---|---|" * len(keys)]
+    for method in sorted({r["method"] for r in records}):
+        for view in ("joint", "motion", "bone", "joint+motion+bone"):
+            mine = [r for r in records if r["method"] == method and r["view"] == view]
+            if not mine:
+                continue
+            cells = []
+            for k in keys:
+                for enc in ("pretrained", "random"):
+                    hit = [r["top1"] for r in mine if r["protocol_key"] == k and r["encoder"] == enc]
+                    cells.append(f"{hit[0]:.1f}" if hit else "")
+            epochs = max((r["epochs"] or 0) for r in mine)
+            rows.append(f"| {method} | {view} | {epochs} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 

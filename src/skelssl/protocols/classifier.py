@@ -14,7 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["EncoderClassifier", "infer_feature_dim"]
+__all__ = ["EncoderClassifier", "infer_feature_dim", "FEATURE_NORM_EPS"]
+
+FEATURE_NORM_EPS = 1e-20
 
 # Joint-coordinate batch and a generator -> augmented batch (a skelssl.augment pipeline).
 Augment = Callable[[Tensor, "torch.Generator | None"], Tensor]
@@ -38,6 +40,10 @@ class EncoderClassifier(nn.Module):
     the features' scale: an encoder whose features vary by a fraction of a
     percent between samples (a random-init ST-GCN, whose BatchNorms still hold
     their initial statistics) otherwise needs thousands of steps at lr 3.0.
+    Its eps is 1e-20, not BatchNorm's 1e-5: such an encoder's feature
+    variances are ~1e-10, and the default eps would leave exactly those
+    features unscaled. Standardised inputs want a small learning rate (0.1),
+    not the papers' 3.0, which makes the probe of a pretrained encoder diverge.
     The papers' protocol has none (``None``, the default).
     """
 
@@ -64,7 +70,10 @@ class EncoderClassifier(nn.Module):
         self.head = nn.Sequential(OrderedDict(
             # A cumulative average (momentum=None): with frozen features it converges to the exact
             # training mean, where an exponential one keeps a bias that can exceed the features' spread.
-            norm=nn.BatchNorm1d(feature_dim, affine=False, momentum=None) if feature_norm == "batchnorm"
+            # eps far below the default 1e-5: a random ST-GCN's feature variances are ~1e-10, and a
+            # larger eps would leave exactly those features unnormalised.
+            norm=nn.BatchNorm1d(feature_dim, eps=FEATURE_NORM_EPS, affine=False, momentum=None)
+            if feature_norm == "batchnorm"
             else nn.Identity(),
             dropout=nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
             fc=nn.Linear(feature_dim, num_classes),
