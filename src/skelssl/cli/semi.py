@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
     )
     p.__class__ = IntermixedParser
     p.add_argument("method", help=f"method config ({', '.join(METHODS)}) or a YAML path")
-    p.add_argument("--data", required=True, help="prepared dataset directory")
+    p.add_argument("--data", "--dataset", dest="data", required=True, help="prepared dataset directory")
     amount = p.add_mutually_exclusive_group()
     amount.add_argument("--labels-per-class", type=int, help="labeled samples per class")
     amount.add_argument("--label-fraction", type=float, help="labeled share of each class, e.g. 0.05")
