@@ -183,3 +183,28 @@ def test_list_shows_semi_methods_and_configs(capsys):
     assert main(["list", "methods"]) == 0 and main(["list", "configs"]) == 0
     out = capsys.readouterr().out
     assert "assl" in out and "vat_entmin" in out and "configs/semi:" in out
+
+
+def test_semi_resume_continues_as_if_never_stopped(tmp_path):
+    """One epoch, stop, resume to two == two epochs straight (weights, feature bank and test scores)."""
+    from safetensors.torch import load_file
+
+    from skelssl.cli import main
+    from skelssl.data.prepare import prepare_dataset
+
+    data = tmp_path / "syn"
+    prepare_dataset("synthetic", data, reader_options={"num_samples": 60}, workers=1, progress=False)
+    common = ["--data", str(data), "--labels-per-class", "1", "--seed", "0", "--quiet", "data.protocol=xsub",
+              "method.encoder.hidden_size=8", "method.encoder.num_layers=1", "method.neighbours=2",
+              "data.batch_size=4", "train.deterministic=true"]
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    assert main(["semi", "assl", *common, "--run-dir", str(straight), "train.epochs=2"]) == 0
+    assert main(["semi", "assl", *common, "--run-dir", str(stopped), "train.epochs=1"]) == 0
+    assert main(["semi", "assl", *common, "--run-dir", str(stopped), "--resume", "train.epochs=2"]) == 0
+    a = load_file(straight / "checkpoints" / "last.safetensors")
+    b = load_file(stopped / "checkpoints" / "last.safetensors")
+    model_keys = [k for k in a if k.startswith("model/")]
+    assert any("bank" in k for k in model_keys)
+    for k in model_keys:
+        assert torch.equal(a[k], b[k]), k
+    assert np.array_equal(np.load(straight / "scores.npy"), np.load(stopped / "scores.npy"))
