@@ -112,6 +112,8 @@ def _fit(cfg: DictConfig, prepared: PreparedDataset, train_rows: np.ndarray, lab
     from skelssl.engine.trainer import Trainer
 
     seed = int(cfg.train.seed)
+    # A stage not yet started when the run was stopped (pseudo-labelling's second) starts fresh.
+    resume = resume if (run_dir / "checkpoints" / "last.json").exists() else False
     seed_everything(seed)
     method = build_semi_method(cfg.method, prepared)
     unlabeled = np.setdiff1d(train_rows, labeled)
