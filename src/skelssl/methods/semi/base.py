@@ -91,10 +91,10 @@ class SemiSupervisedMethod(Method):
         return {"joint": self.encoder}
 
     # ------------------------------------------------------------ labels and bank
-    def set_labels(self, labeled: np.ndarray, labels: np.ndarray, audit: Mapping[int, int] | np.ndarray) -> None:
+    def set_labels(self, labeled: np.ndarray, labels: np.ndarray, audit: np.ndarray) -> None:
         """Mark the labeled rows (their labels enter losses) and record true labels for the quality metric."""
         self.bank.set_labels(torch.as_tensor(labeled), torch.as_tensor(labels))
-        audit = torch.as_tensor(np.asarray(audit), dtype=torch.long)
+        audit = torch.as_tensor(audit, dtype=torch.long)
         self.audit_label.copy_(audit.to(self.audit_label.device))
 
     @torch.no_grad()
