@@ -87,25 +87,11 @@ def run_one(args: argparse.Namespace, row: str, labels: int, seed: int) -> None:
     print(f"= {row} {labels}pc seed {seed} done in {time.time() - start:.0f} s", flush=True)
 
 
-def _last_epoch_metric(run_dir: Path, key: str) -> float | None:
-    path = run_dir / "metrics.jsonl"
-    if not path.exists():
-        return None
-    value = None
-    for line in path.read_text().splitlines():
-        rec = json.loads(line)
-        if rec.get("kind") == "epoch" and key in rec:
-            value = rec[key]
-    return value
-
-
-def _test_curve(run_dir: Path) -> list[list[float]]:
-    """``[epoch, test top-1]`` pairs logged by ``semi.monitor_every`` (a diagnostic; the record's top1 is final)."""
+def _epoch_records(run_dir: Path) -> list[dict]:
     path = run_dir / "metrics.jsonl"
     if not path.exists():
         return []
-    records = (json.loads(line) for line in path.read_text().splitlines())
-    return [[r["epoch"] + 1, round(r["test/top1"], 2)] for r in records if "test/top1" in r]
+    return [r for r in map(json.loads, path.read_text().splitlines()) if r.get("kind") == "epoch"]
 
 
 def collect(work: Path) -> list[dict]:
@@ -114,13 +100,16 @@ def collect(work: Path) -> list[dict]:
         r = json.loads(path.read_text())
         row, rest = path.parent.name.rsplit("_", 2)[0], path.parent.name.rsplit("_", 2)[1:]
         wall = path.parent / "wall_seconds.txt"
+        epochs = _epoch_records(path.parent)
         cfg = r["config"]
         records.append({
             "method": row, "config": cfg["method"]["name"], "dataset": r["dataset"],
             "labels_per_class": int(rest[0][:-2]), "seed": r["seed"], "top1": round(r["top1"], 2),
             "top5": round(r["top5"], 2), "epochs": r["epochs"],
-            "encoder": cfg["method"]["encoder"], "nei_quality": _last_epoch_metric(path.parent, "nei_quality"),
-            "test_curve": _test_curve(path.parent),
+            "encoder": cfg["method"]["encoder"],
+            "nei_quality": next((e["nei_quality"] for e in reversed(epochs) if "nei_quality" in e), None),
+            # [epoch, test top-1] logged by semi.monitor_every: a diagnostic; "top1" is the final epoch's.
+            "test_curve": [[e["epoch"] + 1, round(e["test/top1"], 2)] for e in epochs if "test/top1" in e],
             "wall_seconds": float(wall.read_text()) if wall.exists() else None,
             "command": r["command"], "results": str(path),
         })

@@ -64,9 +64,6 @@ class SemiBatches:
     def __len__(self) -> int:
         return self.steps
 
-    def _load(self, rows: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.asarray(self.prepared.data[rows], dtype=np.float32))
-
     def __call__(self, epoch: int) -> Iterator[dict[str, torch.Tensor]]:
         rng = np.random.default_rng([self.seed, epoch])
         need = self.steps * self.batch_size
@@ -77,18 +74,22 @@ class SemiBatches:
         for s in range(self.steps):
             pick = order_l[s * self.batch_size:(s + 1) * self.batch_size]
             rows_l = self.labeled[pick]
-            batch = {"x_l": self._load(rows_l), "y_l": torch.from_numpy(self.targets[pick]),
+            batch = {"x_l": _load_rows(self.prepared, rows_l), "y_l": torch.from_numpy(self.targets[pick]),
                      "i_l": torch.from_numpy(rows_l)}
             if self.with_unlabeled:
                 rows_u = self.unlabeled[order_u[s * self.batch_size:(s + 1) * self.batch_size]]
-                batch.update(x_u=self._load(rows_u), y_u=torch.from_numpy(labels[rows_u]), i_u=torch.from_numpy(rows_u))
+                batch.update(x_u=_load_rows(self.prepared, rows_u), y_u=torch.from_numpy(labels[rows_u]), i_u=torch.from_numpy(rows_u))
             yield batch
+
+
+def _load_rows(prepared: PreparedDataset, rows: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(prepared.data[rows], dtype=np.float32))
 
 
 def _chunks(prepared: PreparedDataset, rows: np.ndarray, size: int = 256) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     for s in range(0, len(rows), size):
         part = rows[s:s + size]
-        yield torch.from_numpy(np.asarray(prepared.data[part], dtype=np.float32)), torch.from_numpy(part)
+        yield _load_rows(prepared, part), torch.from_numpy(part)
 
 
 def build_semi_method(method_cfg: DictConfig | dict, prepared: PreparedDataset) -> Any:

@@ -81,8 +81,7 @@ class ASSL(SemiSupervisedMethod):
         if self.adversarial:
             self.discriminator = Discriminator(dim, hidden_dim=discriminator_hidden)
 
-    def unlabeled_loss(self, *, x_l: Tensor, y_l: Tensor, h_l: Tensor, t_l: Tensor, x_u: Tensor, h_u: Tensor,
-                       t_u: Tensor, i_u: Tensor) -> dict[str, Tensor]:
+    def unlabeled_loss(self, *, y_l: Tensor, t_l: Tensor, x_u: Tensor, t_u: Tensor, i_u: Tensor) -> dict[str, Tensor]:
         terms: dict[str, Tensor] = {}
         if self.inpaint:
             masked = self.masker(x_u).x

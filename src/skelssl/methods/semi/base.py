@@ -128,16 +128,14 @@ class SemiSupervisedMethod(Method):
         x_l, y_l, i_l = self.sample_frames(batch["x_l"]), batch["y_l"].long(), batch["i_l"].long()
         if self.uses_unlabeled:
             x_u, i_u = self.sample_frames(batch["x_u"]), batch["i_u"].long()
-            h, t = self.embed(torch.cat((x_l, x_u)))
-            n = len(x_l)
-            h_l, h_u, t_l, t_u = h[:n], h[n:], t[:n], t[n:]
+            t_l, t_u = self.embed(torch.cat((x_l, x_u)))[1].split([len(x_l), len(x_u)])
         else:
-            h_l, t_l = self.embed(x_l)
+            t_l = self.embed(x_l)[1]
         logits_l = self.classifier(t_l)
         loss = F.cross_entropy(logits_l, y_l)
         out = {"loss_sup": loss.detach(), "acc": (logits_l.detach().argmax(1) == y_l).float().mean() * 100}
         if self.uses_unlabeled:
-            extra = self.unlabeled_loss(x_l=x_l, y_l=y_l, h_l=h_l, t_l=t_l, x_u=x_u, h_u=h_u, t_u=t_u, i_u=i_u)
+            extra = self.unlabeled_loss(y_l=y_l, t_l=t_l, x_u=x_u, t_u=t_u, i_u=i_u)
             for name, value in extra.items():
                 loss = loss + value
                 out[name] = value.detach()
@@ -147,8 +145,12 @@ class SemiSupervisedMethod(Method):
         out["loss"] = loss
         return out
 
-    def unlabeled_loss(self, **parts: Tensor) -> dict[str, Tensor]:
-        """Weighted extra loss terms by name (each already multiplied by its λ)."""
+    def unlabeled_loss(self, *, y_l: Tensor, t_l: Tensor, x_u: Tensor, t_u: Tensor, i_u: Tensor) -> dict[str, Tensor]:
+        """Weighted extra loss terms by name (each already multiplied by its λ).
+
+        ``y_l`` / ``t_l``: labels and ``h̄`` of the labeled half; ``x_u`` / ``t_u`` / ``i_u``: the
+        frame-sampled unlabeled sequences, their ``h̄`` and their dataset rows.
+        """
         return {}
 
     # ------------------------------------------------------------ inference
