@@ -56,6 +56,22 @@ def test_switches_select_the_loss_terms(name, overrides, terms):
         assert 0.0 <= float(out["nei_quality"]) <= 1.0
 
 
+@pytest.mark.parametrize("detach", [False, True])
+def test_detached_centre_target_leaves_the_aggregation_to_the_centre_cross_entropy(detach):
+    # With the centre's prediction as a fixed target, L_KL only moves the anchor and neighbour
+    # predictions; the aggregation MLP then learns from L_CE^c alone.
+    torch.manual_seed(0)
+    method = _ready(_method("assl", inpaint=False, adversarial=False, detach_centre_target=detach))
+    out = method(_batch(), 0)
+    assert out["loss_kl"] > 0
+    kl_grads = torch.autograd.grad(method.unlabeled_loss(
+        y_l=torch.tensor([0, 1, 2, 0]), t_l=torch.randn(4, 8), x_u=torch.randn(4, 3, 6, 20, 1),
+        t_u=torch.randn(4, 8, requires_grad=True), i_u=torch.arange(4, 8))["loss_kl"],
+        list(method.aggregation.parameters()), allow_unused=True)
+    moved = any(g is not None and g.abs().sum() > 0 for g in kl_grads)
+    assert moved != detach
+
+
 def test_batch_updates_the_bank_rows_it_saw():
     torch.manual_seed(0)
     method = _ready(_method("assl"))

@@ -64,12 +64,14 @@ class ASSL(SemiSupervisedMethod):
         decoder_hidden: int = 512,
         aggregation_hidden: int = 256,
         discriminator_hidden: int = 256,
+        detach_centre_target: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(num_classes, num_samples, **kwargs)
         self.inpaint, self.neighbourhood, self.adversarial = bool(inpaint), bool(neighbourhood), bool(adversarial)
         self.uses_unlabeled = self.inpaint or self.neighbourhood or self.adversarial
         self.lambda1, self.lambda2 = float(lambda1), float(lambda2)
+        self.detach_centre_target = bool(detach_centre_target)
         dim = self.translation.out_features
         if self.inpaint:
             enc = self.encoder
@@ -104,7 +106,10 @@ class ASSL(SemiSupervisedMethod):
         centre_u = local_centre(neighbour_weights(self.aggregation, t_u, nb_u), nb_u)
         proxy = self.bank.label[nearest_neighbours(t_u.detach(), bank, labeled, 1)[:, 0]]
         proxy_nb = self.bank.label[nearest_neighbours(nb_u.reshape(n * k, -1), bank, labeled, 1)[:, 0]].view(n, k)
-        kl = neighbour_kl(self.classifier(centre_u), self.classifier(t_u), self.classifier(nb_u),
+        centre_logits = self.classifier(centre_u)
+        if self.detach_centre_target:
+            centre_logits = centre_logits.detach()
+        kl = neighbour_kl(centre_logits, self.classifier(t_u), self.classifier(nb_u),
                           positive_neighbours(proxy, proxy_nb))
         # Labeled anchors: the centre of their unlabeled neighbours must carry their label.
         nb_l = bank[nearest_neighbours(t_l.detach(), bank, unlabeled, k)]
