@@ -104,13 +104,13 @@ def collect(work: Path) -> list[dict]:
     records = []
     for path in sorted(work.glob("*_*pc_seed*/results.json")):
         r = json.loads(path.read_text())
-        row, rest = path.parent.name.rsplit("_", 2)[0], path.parent.name.rsplit("_", 2)[1:]
+        row, labels, _ = path.parent.name.rsplit("_", 2)  # <row>_<N>pc_seed<S>
         wall = path.parent / "wall_seconds.txt"
         epochs = _epoch_records(path.parent)
         cfg = r["config"]
         records.append({
             "method": row, "config": cfg["method"]["name"], "dataset": r["dataset"],
-            "labels_per_class": int(rest[0][:-2]), "seed": r["seed"], "top1": round(r["top1"], 2),
+            "labels_per_class": int(labels[:-2]), "seed": r["seed"], "top1": round(r["top1"], 2),
             "top5": round(r["top5"], 2), "epochs": r["epochs"],
             "encoder": cfg["method"]["encoder"],
             "nei_quality": next((e["nei_quality"] for e in reversed(epochs) if "nei_quality" in e), None),

@@ -589,3 +589,13 @@ def test_cli_pretrain_then_resume_longer(tmp_path, capsys):
     assert main(["pretrain", "no_such_config"]) == 2
     assert main(["pretrain", str(cfg), "train.epoch=3"]) == 2
     assert "did you mean 'train.epochs'" in capsys.readouterr().err
+
+
+def test_local_batch_size_splits_the_global_batch_evenly(monkeypatch):
+    from skelssl.engine import distributed
+
+    assert distributed.local_batch_size(32) == 32  # one process: the whole batch
+    monkeypatch.setattr(distributed, "get_world_size", lambda: 4)
+    assert distributed.local_batch_size(32) == 8
+    with pytest.raises(ValueError, match=r"data.batch_size=30 .* over 4 processes"):
+        distributed.local_batch_size(30)

@@ -75,7 +75,7 @@ def _pretrain(args: argparse.Namespace, overrides: list[str], resume: bool | str
     from skelssl.engine.callbacks import KNNMonitor
     from skelssl.engine.checkpoint import resolve_checkpoint
     from skelssl.engine.config import load_config, save_config
-    from skelssl.engine.distributed import barrier, broadcast_string, get_world_size, is_main_process
+    from skelssl.engine.distributed import barrier, broadcast_string, is_main_process, local_batch_size
     from skelssl.engine.seed import seed_everything
     from skelssl.engine.trainer import Trainer
     from skelssl.protocols.encoders import build_method
@@ -93,10 +93,7 @@ def _pretrain(args: argparse.Namespace, overrides: list[str], resume: bool | str
     root = prepared_data_root(cfg, run_dir, barrier, is_main_process())
     dataset = SkeletonDataset(root, protocol=cfg.data.protocol, part=cfg.data.part)
     prepared = dataset.prepared
-    world = get_world_size()
-    if cfg.data.batch_size % world:
-        raise ValueError(f"data.batch_size={cfg.data.batch_size} (the global batch) must divide evenly over "
-                         f"{world} processes")
+    batch_size = local_batch_size(cfg.data.batch_size)
 
     seed_everything(int(cfg.train.seed))  # the same initial weights on every rank
     method = build_method(cfg.method, prepared)
@@ -111,7 +108,7 @@ def _pretrain(args: argparse.Namespace, overrides: list[str], resume: bool | str
         save_config(cfg, run_dir)
     trainer = Trainer(
         method, cfg.train, run_dir, dataset,
-        batch_size=cfg.data.batch_size // world, num_workers=cfg.data.num_workers,
+        batch_size=batch_size, num_workers=cfg.data.num_workers,
         callbacks=callbacks, config=cfg, quiet=args.quiet,
     )
     result = trainer.fit(resume=resume_from)

@@ -18,11 +18,10 @@ from pathlib import Path
 
 from skelssl.cli.common import console
 
-# The floor is probed like the pretrained encoder, but with a parameter-free
-# BatchNorm in front of the classifier for both: a random encoder's raw features
-# barely differ between samples, which would put an unnormalised floor at chance.
-# Standardised features for pretrained and floor alike (a random encoder's raw features barely vary,
-# so the papers' lr-3.0 probe would leave the floor at chance); lr 0.1 suits unit-variance inputs.
+# The floor is probed like the pretrained encoder, both through a parameter-free
+# BatchNorm: a random encoder's raw features barely differ between samples, which
+# would put an unnormalised floor at chance. lr 0.1 suits unit-variance inputs
+# (the papers' 3.0 diverges on them).
 PROBE_OVERRIDES = ["protocol.feature_norm=batchnorm", "train.optimizer.lr=0.1"]
 
 

@@ -55,21 +55,21 @@ class LambdaCallback(Callback):
 
 
 class EvalMonitor(Callback):
-    """Every ``every`` epochs (and after the last), log ``knn_eval(model)`` under ``prefix/``.
+    """Every ``every`` epochs (and after the last), log ``evaluate(model)`` under ``prefix/``.
 
-    ``knn_eval`` (any evaluation: the online KNN of pretraining, the test
-    accuracy curve of ``skelssl semi``) gets the unwrapped model (the method,
-    not its DDP wrapper) and returns scalar metrics, e.g. ``{"joint/top1": 61.2}``; it must leave
+    ``evaluate`` (the online KNN of pretraining, the test-accuracy curve of
+    ``skelssl semi``, ...) gets the unwrapped model (the method, not its DDP
+    wrapper) and returns scalar metrics, e.g. ``{"joint/top1": 61.2}``; it must leave
     the model's train/eval flags as it found them. Every RNG is restored after
     it, so switching the monitor on does not change the training run. It runs on the main process
     only: the other ranks wait at the next collective, which costs nothing
     they could otherwise use, since they would compute the same numbers.
     """
 
-    def __init__(self, knn_eval: Callable[[nn.Module], Mapping[str, Any]], every: int, prefix: str = "knn") -> None:
+    def __init__(self, evaluate: Callable[[nn.Module], Mapping[str, Any]], every: int, prefix: str = "knn") -> None:
         if every < 1:
             raise ValueError(f"{type(self).__name__}.every must be >= 1, got {every}")
-        self.knn_eval = knn_eval
+        self.evaluate = evaluate
         self.every = int(every)
         self.prefix = prefix
 
@@ -81,7 +81,7 @@ class EvalMonitor(Callback):
         # (a DataLoader draws a worker seed from torch's global generator, for one).
         saved = capture_rng_state()
         try:
-            results = self.knn_eval(trainer.module)
+            results = self.evaluate(trainer.module)
         finally:
             restore_rng_state(saved)
         return {f"{self.prefix}/{k}": float(v) for k, v in results.items() if isinstance(v, (int, float))}

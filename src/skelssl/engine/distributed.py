@@ -18,6 +18,7 @@ __all__ = [
     "is_distributed",
     "get_rank",
     "get_world_size",
+    "local_batch_size",
     "get_local_rank",
     "is_main_process",
     "init_distributed",
@@ -43,6 +44,14 @@ def get_rank() -> int:
 
 def get_world_size() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def local_batch_size(global_batch: int) -> int:
+    """This process's share of ``data.batch_size`` (the global batch); it must divide evenly over the processes."""
+    world = get_world_size()
+    if int(global_batch) % world:
+        raise ValueError(f"data.batch_size={global_batch} (the global batch) must divide evenly over {world} processes")
+    return int(global_batch) // world
 
 
 def get_local_rank() -> int:

@@ -70,8 +70,6 @@ class EncoderClassifier(nn.Module):
         self.head = nn.Sequential(OrderedDict(
             # A cumulative average (momentum=None): with frozen features it converges to the exact
             # training mean, where an exponential one keeps a bias that can exceed the features' spread.
-            # eps far below the default 1e-5: a random ST-GCN's feature variances are ~1e-10, and a
-            # larger eps would leave exactly those features unnormalised.
             norm=nn.BatchNorm1d(feature_dim, eps=FEATURE_NORM_EPS, affine=False, momentum=None)
             if feature_norm == "batchnorm"
             else nn.Identity(),

@@ -169,15 +169,17 @@ def train_semi(cfg: DictConfig, run_dir: str | Path, *, resume: bool | str = Fal
     test_rows = prepared.split(protocol, "test")
     eval_seed = int(s.get("eval_seed", 0))
     extra: dict[str, Any] = {}
+    unlabeled = np.setdiff1d(train_rows, labeled)
     # One epoch = one pass over the unlabeled samples, for every method (and both pseudo-label stages).
-    steps = len(np.setdiff1d(train_rows, labeled)) // int(cfg.data.batch_size)
+    steps = len(unlabeled) // int(cfg.data.batch_size)
 
     if cfg.method.name == "pseudo_label":
+        from skelssl.protocols.encoders import load_method_weights
+
         _, first = _fit(cfg, prepared, train_rows, labeled, targets, steps, run_dir / "stage1", resume,
                         quiet)
         method_1 = build_semi_method(cfg.method, prepared)
-        _load_final(method_1, run_dir / "stage1")
-        unlabeled = np.setdiff1d(train_rows, labeled)
+        load_method_weights(method_1, run_dir / "stage1")
         probs = _predict(method_1, prepared, unlabeled, eval_seed).softmax(dim=1)
         confidence, guess = probs.max(dim=1)
         keep = (confidence >= float(s.get("pseudo_threshold", 0.0))).numpy()
@@ -204,9 +206,3 @@ def train_semi(cfg: DictConfig, run_dir: str | Path, *, resume: bool | str = Fal
     metrics = {"train_" + k: v for k, v in result.get("metrics", {}).items()}
     return write_results(run_dir, context, scores, prepared.labels[test_rows], test_rows,
                          num_classes=prepared.num_classes, extra_metrics=metrics)
-
-
-def _load_final(method: Any, run_dir: Path) -> None:
-    from skelssl.protocols.encoders import load_method_weights
-
-    load_method_weights(method, run_dir)

@@ -59,19 +59,15 @@ def train_classifier(
     ``cfg.data.batch_size`` is the global batch, as in ``skelssl pretrain``:
     under ``torchrun`` each process takes an equal share of it.
     """
-    from skelssl.engine.distributed import get_world_size
+    from skelssl.engine.distributed import local_batch_size
     from skelssl.engine.trainer import Trainer
 
-    world = get_world_size()
-    if int(cfg.data.batch_size) % world:
-        raise ValueError(f"data.batch_size={cfg.data.batch_size} (the global batch) must divide evenly over "
-                         f"{world} processes")
     trainer = Trainer(
         model,
         cfg.train,
         out_dir,
         data,
-        batch_size=int(cfg.data.batch_size) // world,
+        batch_size=local_batch_size(cfg.data.batch_size),
         num_workers=int(cfg.data.num_workers if num_workers is None else num_workers),
         config=cfg,
         device=device,
