@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from skelssl.methods import create_method
-from skelssl.protocols.semi_training import SemiBatches
+from skelssl.api.semi_supervised import SemiBatches
 
 TINY = {"encoder": {"name": "bigru", "hidden_size": 16, "num_layers": 1}, "translation_dim": 8,
         "classifier_hidden": 8, "num_frames": 6, "neighbours": 2, "layout": "kinect20"}

@@ -46,6 +46,11 @@ class Registry(Generic[T]):
             raise KeyError(f"unknown {self.kind} {name!r}; known: {self.names()}")
         return self._entries[name][0]
 
+    def defaults(self, name: str) -> dict[str, Any]:
+        """The keyword arguments alias ``name`` was registered with."""
+        self.get(name)
+        return dict(self._entries[name][1])
+
     def create(self, name: str, **kwargs: Any) -> T:
         if name not in self._entries:
             raise KeyError(f"unknown {self.kind} {name!r}; known: {self.names()}")

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 
 import yaml
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
+from skelssl.console import console  # noqa: F401  (the commands print through it)
 
 
 class IntermixedParser(argparse.ArgumentParser):

@@ -3,8 +3,9 @@
 With no arguments: pretrain SkeletonCLR on the built-in synthetic dataset,
 evaluate it (KNN and linear, against the same encoder with random frozen
 weights as the floor), plot the training curve and a t-SNE of the test
-embeddings, and print a results table. Every stage is an ordinary
-``skelssl pretrain`` / ``skelssl evaluate`` call, so the run directory looks
+embeddings, and print a results table. Every stage is a library call
+(:func:`skelssl.pretrain`, :func:`skelssl.evaluate`) and prints the equivalent
+``skelssl pretrain`` / ``skelssl evaluate`` command, so the run directory looks
 exactly like one built by hand.
 """
 
@@ -48,31 +49,33 @@ def add_parser(sub) -> None:
 
 
 def run_main(args: argparse.Namespace) -> int:
-    from skelssl.cli import main as cli
+    from skelssl.api import evaluate, pretrain
 
     started = time.perf_counter()
     run = Path(args.out or f"runs/{args.method}-{args.dataset}-{datetime.now():%Y%m%d-%H%M%S}")
     config = f"{args.method}_{args.dataset}"
     data = ["--data", args.data] if args.data else []
-    steps = [["pretrain", config, "--run-dir", str(run), "--seed", str(args.seed), "--quiet", *data, *args.overrides]]
+    _show(["pretrain", config, "--run-dir", str(run), "--seed", str(args.seed), "--quiet", *data, *args.overrides])
+    pretrain(config, data=args.data, run_dir=run, seed=args.seed, quiet=True, overrides=args.overrides)
     for protocol in args.protocols:
         probe = PROBE_OVERRIDES if protocol == "linear" else []
-        steps.append(["evaluate", protocol, "--run", str(run), "--quiet", *probe])
-        if not args.no_floor:
-            floor = "--from-scratch" if protocol == "finetune" else "--random-init"
-            steps.append(["evaluate", protocol, "--run", str(run), floor, "--quiet", *probe])
+        floors = [{}] if args.no_floor else [{}, {"from_scratch" if protocol == "finetune" else "random_init": True}]
+        for floor in floors:
+            flag = [f"--{k.replace('_', '-')}" for k in floor]
+            _show(["evaluate", protocol, "--run", str(run), *flag, "--quiet", *probe])
+            evaluate(run, protocol, quiet=True, overrides=probe, **floor)
     if not args.no_tsne:
-        steps.append(["evaluate", "tsne", "--run", str(run), "--quiet"])
-    for step in steps:
-        console.print(f"[bold]$ skelssl {' '.join(step)}[/bold]", highlight=False)
-        code = cli(step)
-        if code:
-            return code
+        _show(["evaluate", "tsne", "--run", str(run), "--quiet"])
+        evaluate(run, "tsne", quiet=True)
     _plot_curves(run)
     table = results_table(run)
     console.print(table)
     console.print(f"finished in {time.perf_counter() - started:.0f} s; run directory: {run}", markup=False)
     return 0
+
+
+def _show(argv: list[str]) -> None:
+    console.print(f"[bold]$ skelssl {' '.join(argv)}[/bold]", highlight=False)
 
 
 def _plot_curves(run: Path) -> None:

@@ -3,7 +3,8 @@
     skelssl semi assl --data prepared/nucla --labels-per-class 15 --seed 0 --run-dir runs/assl_15_s0
     skelssl semi vat_entmin --data prepared/nucla --label-fraction 0.1 train.epochs=60
 
-The labeled subset comes from the data layer's seeded, class-balanced sampler
+The command line of :func:`skelssl.api.semi_supervised.semi`. The labeled
+subset comes from the data layer's seeded, class-balanced sampler
 (seed ``--split-seed``, default ``--seed``), so every method run with the same
 seed sees the same labels. The run directory holds ``config.yaml``,
 ``metrics.jsonl`` (with the per-epoch ``nei_quality``), ``checkpoints/`` and
@@ -13,8 +14,6 @@ seed sees the same labels. The run directory holds ``config.yaml``,
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
-from pathlib import Path
 
 from skelssl.cli.common import IntermixedParser, console
 
@@ -46,26 +45,14 @@ def add_parser(sub) -> None:
 
 
 def run_semi_cli(args: argparse.Namespace) -> int:
-    from skelssl.engine.config import load_config, save_config
-    from skelssl.protocols.semi_training import train_semi
+    from skelssl.api.semi_supervised import semi
 
-    overrides = [f"data.root={Path(args.data).resolve()}"]
-    for key, value in (("semi.labels_per_class", args.labels_per_class), ("semi.label_fraction", args.label_fraction),
-                       ("semi.split_file", args.split_file), ("semi.split_seed", args.split_seed),
-                       ("train.seed", args.seed)):
-        if value is not None:
-            overrides.append(f"{key}={value}")
-    cfg = load_config(args.method, overrides + list(args.overrides))
-    s = cfg.semi
-    if sum(s.get(k) is not None for k in ("labels_per_class", "label_fraction", "split_file")) != 1:
-        raise ValueError("give exactly one of --labels-per-class, --label-fraction or --split-file")
-    if args.resume and not args.run_dir:
-        raise ValueError("--resume needs --run-dir (the run to continue)")
-    run_dir = Path(args.run_dir or f"runs/semi-{Path(args.method).stem}-{datetime.now():%Y%m%d-%H%M%S}")
-    save_config(cfg, run_dir)
-    results = train_semi(cfg, run_dir, resume=args.resume, quiet=args.quiet)
-    console.print(f"{cfg.method.name}: {results['extra']['labeled_samples']} labeled samples, "
+    results = semi(args.method, data=args.data, labels_per_class=args.labels_per_class,
+                   label_fraction=args.label_fraction, split_file=args.split_file, split_seed=args.split_seed,
+                   seed=args.seed, run_dir=args.run_dir, resume=args.resume, quiet=args.quiet,
+                   overrides=args.overrides)
+    console.print(f"{results['method']}: {results['extra']['labeled_samples']} labeled samples, "
                   f"{results['epochs']} epoch(s), test top-1 {results['top1']:.2f} %, top-5 {results['top5']:.2f} %",
                   markup=False, highlight=False)
-    console.print(f"run directory: {run_dir}", markup=False, highlight=False)
+    console.print(f"run directory: {results['run_dir']}", markup=False, highlight=False)
     return 0

@@ -64,7 +64,8 @@ class Trainer:
     the same every time it is called, and mid-epoch resume skips by iterating.
     ``config`` is the full run config stored in checkpoint metadata.
 
-    Hooks the model may define: ``on_train_epoch_start(epoch)`` (called again
+    Hooks the model may define: ``on_train_start(total_steps)`` (once per
+    ``fit``, with the run's number of optimiser steps), ``on_train_epoch_start(epoch)`` (called again
     when a run resumes mid-epoch, so it must only set state that is a function
     of the epoch, e.g. a stage flag) and ``after_optimizer_step()``. A
     ``find_unused_parameters`` attribute on the model is used for DDP unless
@@ -186,6 +187,9 @@ class Trainer:
         with deterministic_mode(bool(self.cfg.deterministic)):
             self._generators = {**module_generators(self.module), **self._extra_generators}
             resumed = self._start(resume)
+            if hasattr(self.module, "on_train_start"):
+                total = self.epochs * self.steps_per_epoch
+                self.module.on_train_start(min(total, self.cfg.max_steps) if self.cfg.max_steps else total)
             logger = MetricLogger(self.run_dir, enabled=self.is_main, console=not self.quiet and self.cfg.progress,
                                   tensorboard=bool(self.cfg.tensorboard), resume_step=self.global_step if resumed else None)
             self.logger = logger

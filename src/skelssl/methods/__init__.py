@@ -1,16 +1,33 @@
-"""Training methods; importing this package registers the built-in ones."""
+"""Training methods; importing this package registers the built-in ones.
 
-from skelssl.methods.base import METHODS, Method, create_method, list_methods, register_method
+Bases: :class:`~skelssl.methods.base.Method` (the engine contract),
+:class:`~skelssl.methods.contrastive.ContrastiveMethod` (backbones, projectors,
+views, augmentation, evaluation encoders) and
+:class:`~skelssl.methods.momentum.MomentumMethod` (EMA copies, shuffle-BN key
+forward, MoCo branches). :func:`build_method` builds any registered method
+from a config section and a :class:`DatasetInfo`.
+"""
+
+from skelssl.methods.base import (METHODS, DatasetInfo, Method, build_method, create_method, list_methods,
+                                  register_method)
+from skelssl.methods.contrastive import ContrastiveMethod
 from skelssl.methods.crossclr import CrosSCLR
+from skelssl.methods.momentum import MoCoBranch, MomentumMethod, ViewBranch
 from skelssl.methods.semi import ASSL, VAT, SemiSupervisedMethod
 from skelssl.methods.skeletonclr import SkeletonCLR
 
 __all__ = [
     "Method",
     "METHODS",
+    "DatasetInfo",
     "register_method",
     "create_method",
     "list_methods",
+    "build_method",
+    "ContrastiveMethod",
+    "MomentumMethod",
+    "MoCoBranch",
+    "ViewBranch",
     "SkeletonCLR",
     "CrosSCLR",
     "SemiSupervisedMethod",

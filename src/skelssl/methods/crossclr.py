@@ -1,8 +1,8 @@
 """CrosSCLR: cross-view consistent knowledge mining (Li et al., CVPR 2021, §3.2).
 
-One :class:`~skelssl.methods.skeletonclr.SkeletonCLR` branch per view (2 or 3
-of joint / motion / bone / bone_motion), each with its own query encoder,
-momentum encoder, projector and queue. Every step augments the joint batch
+One :class:`~skelssl.methods.momentum.ViewBranch` per view (2 or 3 of joint /
+motion / bone / bone_motion), each with its own query encoder, momentum
+encoder, projector and queue, as a SkeletonCLR has. Every step augments the joint batch
 **once** (two copies) and each branch derives its view from those same
 copies, so all views see the same samples; all queues enqueue the same batch
 at the same pointer and stay slot-aligned, which the cross-view mining needs.
@@ -36,24 +36,24 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from skelssl.augment import Compose
-from skelssl.data.layouts import SkeletonLayout, get_layout
-from skelssl.data.views import VIEWS
+from skelssl.data.layouts import SkeletonLayout
 from skelssl.losses.infonce import cross_view_loss, info_nce_loss
-from skelssl.methods.base import Method, register_method
-from skelssl.methods.components import EncoderSpec, ViewEncoder, to_container
-from skelssl.methods.skeletonclr import DEFAULT_ENCODER, AugmentSpec, SkeletonCLR, build_augment
+from skelssl.memory.queue import MemoryQueue
+from skelssl.methods.base import register_method
+from skelssl.methods.components import AugmentSpec, EncoderSpec, to_container
+from skelssl.methods.contrastive import check_view
+from skelssl.methods.momentum import MomentumMethod, ViewBranch
+from skelssl.methods.skeletonclr import DEFAULT_ENCODER
 
 __all__ = ["CrosSCLR"]
 
 
 @register_method("crossclr")
-class CrosSCLR(Method):
+class CrosSCLR(MomentumMethod):
     """Cross-view contrastive learning over 2 or 3 skeleton views.
 
     Args:
-        encoder, feature_dim, queue_size, momentum, temperature, augment,
-        layout, in_channels, num_frames, mlp, shuffle_bn: as
+        encoder, feature_dim, queue_size, temperature, mlp: as
             :class:`~skelssl.methods.skeletonclr.SkeletonCLR`, for every branch.
         views: the views, e.g. ``("joint", "motion", "bone")`` (default) or
             ``("joint", "motion")``.
@@ -63,6 +63,8 @@ class CrosSCLR(Method):
             paper's "w/o embedding context" ablation).
         positive_reduction: ``"mean"`` (released code) or ``"sum"`` over the
             positive set, see :func:`~skelssl.losses.infonce.multi_positive_nce`.
+        momentum, final_momentum, shuffle_bn, augment, layout, in_channels, num_frames:
+            see :class:`~skelssl.methods.momentum.MomentumMethod`.
     """
 
     def __init__(
@@ -83,53 +85,31 @@ class CrosSCLR(Method):
         topk: int = 1,
         context: bool = True,
         positive_reduction: Literal["mean", "sum"] = "mean",
+        final_momentum: float | None = None,
     ) -> None:
-        super().__init__()
-        views = tuple(to_container(views))
+        views = tuple(check_view(v) for v in to_container(views))
         if len(views) < 2 or len(set(views)) != len(views):
             raise ValueError(f"CrosSCLR needs at least two distinct views, got {views}")
-        unknown = [v for v in views if v not in VIEWS]
-        if unknown:
-            raise ValueError(f"unknown view(s) {unknown}; choose from {VIEWS}")
         if not 1 <= topk <= queue_size:
             raise ValueError(f"topk must be in 1..queue_size ({queue_size}), got {topk}")
         if positive_reduction not in ("mean", "sum"):
             raise ValueError(f"positive_reduction must be 'mean' or 'sum', got {positive_reduction!r}")
+        super().__init__(momentum=momentum, final_momentum=final_momentum, shuffle_bn=shuffle_bn, augment=augment,
+                         layout=layout, in_channels=in_channels, num_frames=num_frames)
         self.views = views
-        self.layout = get_layout(layout)
         self.temperature = float(temperature)
         self.cross_epoch = int(cross_epoch)
         self.topk = int(topk)
         self.context = bool(context)
         self.positive_reduction = positive_reduction
-        self.augment: Compose | None = build_augment(augment, self.layout)
-        self.branches = nn.ModuleDict(
-            {
-                v: SkeletonCLR(
-                    encoder=encoder,
-                    view=v,
-                    feature_dim=feature_dim,
-                    queue_size=queue_size,
-                    momentum=momentum,
-                    temperature=temperature,
-                    augment=None,
-                    layout=self.layout,
-                    in_channels=in_channels,
-                    num_frames=num_frames,
-                    mlp=mlp,
-                    shuffle_bn=shuffle_bn,
-                )
-                for v in views
-            }
-        )
+        self.branches = nn.ModuleDict()
+        for view in views:
+            query = self.projected_encoder(encoder, feature_dim, mlp)
+            self.branches[view] = ViewBranch(view, self.layout, query, self.momentum_copy(query),
+                                             MemoryQueue(queue_size, feature_dim), self.shuffle_bn)
 
     def in_cross_stage(self, epoch: int) -> bool:
         return epoch >= self.cross_epoch
-
-    def augment_pair(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        if self.augment is None:
-            return x, x
-        return self.augment(x), self.augment(x)
 
     def training_step(self, batch: tuple[Tensor, Tensor, Tensor], epoch: int) -> dict[str, Tensor]:
         x_q, x_k = self.augment_pair(batch[0])
@@ -168,13 +148,8 @@ class CrosSCLR(Method):
         out["cross_stage"] = torch.tensor(float(cross), device=total.device)
         return out
 
-    def after_optimizer_step(self) -> None:
-        for branch in self.branches.values():
-            branch.after_optimizer_step()
-
-    def eval_encoders(self) -> dict[str, nn.Module]:
-        """``{view: encoder}`` for every view; each takes **joint** input and converts it itself."""
-        return {v: ViewEncoder(b.query.backbone, v, self.layout) for v, b in self.branches.items()}
+    def backbones(self) -> dict[str, nn.Module]:
+        return {view: branch.query.backbone for view, branch in self.branches.items()}
 
     def extra_repr(self) -> str:
         return (

@@ -27,65 +27,34 @@ State: ``query.*`` (backbone + projector), ``key.*`` (momentum copy) and
 ``queue.queue`` / ``queue.ptr``. For evaluation, :meth:`SkeletonCLR.eval_encoders`
 returns the query backbone wrapped in a :class:`~skelssl.methods.components.ViewEncoder`:
 **it takes joint input** and converts to the view itself.
+
+The momentum encoder, shuffle-BN, queue and view handling come from
+:mod:`skelssl.methods.momentum` (SkeletonCLR is one :class:`~skelssl.methods.momentum.MoCoBranch`).
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from skelssl.augment import Compose, build_pipeline
-from skelssl.data.layouts import SkeletonLayout, get_layout
-from skelssl.data.views import VIEWS, to_view
+from skelssl.data.layouts import SkeletonLayout
 from skelssl.losses.infonce import info_nce_logits
-from skelssl.memory._distributed import batch_shuffle, batch_unshuffle
 from skelssl.memory.queue import MemoryQueue
-from skelssl.methods.base import Method, register_method
-from skelssl.methods.components import (
-    EncoderSpec,
-    ViewEncoder,
-    to_container,
-    build_encoder,
-    momentum_update,
-    projection_head,
-)
+from skelssl.methods.base import register_method
+from skelssl.methods.components import AugmentSpec, EncoderSpec
+from skelssl.methods.contrastive import check_view
+from skelssl.methods.momentum import MoCoBranch, MomentumMethod
 
-__all__ = ["SkeletonCLR", "ProjectedEncoder", "AugmentSpec", "build_augment"]
-
-AugmentSpec = Union[str, Mapping[str, Any], Sequence[Mapping[str, Any]], Compose, None]
+__all__ = ["SkeletonCLR", "DEFAULT_ENCODER"]
 
 DEFAULT_ENCODER: dict[str, Any] = {"name": "stgcn_quarter"}
 
 
-def build_augment(spec: AugmentSpec, layout: SkeletonLayout) -> Compose | None:
-    """A pipeline from a shipped name, YAML path, spec or ready :class:`Compose`; ``None``/``False`` = no augmentation."""
-    spec = to_container(spec)
-    if spec is None or spec is False or spec == "none":
-        return None
-    if isinstance(spec, Compose):
-        return spec
-    return build_pipeline(spec, layout=layout)
-
-
-class ProjectedEncoder(nn.Module):
-    """``backbone`` then ``projector``: ``(N, C, T, V, M) -> (N, feature_dim)`` unnormalised."""
-
-    def __init__(self, backbone: nn.Module, projector: nn.Module) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.projector = projector
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.projector(self.backbone(x))
-
-
 @register_method("skeletonclr")
-class SkeletonCLR(Method):
+class SkeletonCLR(MoCoBranch, MomentumMethod):
     """MoCo-style single-view contrastive learning on skeletons.
 
     Args:
@@ -96,14 +65,10 @@ class SkeletonCLR(Method):
             sees this view of the augmented joints.
         feature_dim: projector output (contrastive embedding) size.
         queue_size: negatives in the memory (any size; see :class:`MemoryQueue`).
-        momentum: EMA coefficient of the key encoder.
         temperature: InfoNCE τ.
-        augment: augmentation pipeline (name, path, spec or ``None``).
-        layout, in_channels: skeleton layout and channels of the input.
-        num_frames: clip length; kept for the method contract (ST-GCN does not
-            need it; encoders that do take it in ``encoder``).
         mlp: ``fc-ReLU-fc`` projector (True) or a single ``fc``.
-        shuffle_bn: MoCo's batch shuffle for the key encoder under DDP.
+        momentum, final_momentum, shuffle_bn, augment, layout, in_channels, num_frames:
+            see :class:`~skelssl.methods.momentum.MomentumMethod`.
     """
 
     def __init__(
@@ -120,65 +85,21 @@ class SkeletonCLR(Method):
         num_frames: int = 50,
         mlp: bool = True,
         shuffle_bn: bool = True,
+        final_momentum: float | None = None,
     ) -> None:
-        super().__init__()
-        if view not in VIEWS:
-            raise ValueError(f"unknown view {view!r}; choose from {VIEWS}")
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
-        self.view = view
-        self.layout = get_layout(layout)
-        self.in_channels = int(in_channels)
-        self.num_frames = int(num_frames)
+        super().__init__(momentum=momentum, final_momentum=final_momentum, shuffle_bn=shuffle_bn, augment=augment,
+                         layout=layout, in_channels=in_channels, num_frames=num_frames)
+        self.view = check_view(view)
         self.feature_dim = int(feature_dim)
-        self.momentum = float(momentum)
         self.temperature = float(temperature)
-        self.shuffle_bn = bool(shuffle_bn)
-
-        backbone = build_encoder(encoder, self.in_channels, self.layout)
-        self.query = ProjectedEncoder(backbone, projection_head(backbone.feature_dim, self.feature_dim, mlp))
-        self.key = copy.deepcopy(self.query)
-        for p in self.key.parameters():
-            p.requires_grad_(False)
+        self.query = self.projected_encoder(encoder, self.feature_dim, mlp)
+        self.key = self.momentum_copy(self.query)
         self.queue = MemoryQueue(queue_size, self.feature_dim)
-        self.augment = build_augment(augment, self.layout)
-
-    # -- building blocks (CrosSCLR drives these directly) -------------------
-
-    def augment_pair(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Two independently augmented copies of the joint batch (identity without a pipeline)."""
-        if self.augment is None:
-            return x, x
-        return self.augment(x), self.augment(x)
-
-    def encode_query(self, x_joint: Tensor) -> Tensor:
-        """L2-normalised query embeddings ``(N, feature_dim)`` of joint input (with gradient)."""
-        z = self.query(to_view(x_joint, self.view, self.layout))
-        return F.normalize(z.float(), dim=1)
-
-    @torch.no_grad()
-    def encode_key(self, x_joint: Tensor) -> Tensor:
-        """L2-normalised key embeddings from the momentum encoder, shuffle-BN across ranks."""
-        x = to_view(x_joint, self.view, self.layout)
-        if self.shuffle_bn:
-            x, idx_unshuffle = batch_shuffle(x)
-            z = self.key(x)
-            z = batch_unshuffle(z, idx_unshuffle)
-        else:
-            z = self.key(x)
-        return F.normalize(z.float(), dim=1)
-
-    def embed(self, x_q: Tensor, x_k: Tensor) -> tuple[Tensor, Tensor]:
-        """``(q, k)`` for an augmented pair of joint batches."""
-        return self.encode_query(x_q), self.encode_key(x_k)
-
-    # -- Method API ----------------------------------------------------------
 
     def training_step(self, batch: tuple[Tensor, Tensor, Tensor], epoch: int) -> dict[str, Tensor]:
-        x = batch[0]
-        x_q, x_k = self.augment_pair(x)
+        x_q, x_k = self.augment_pair(batch[0])
         q, k = self.embed(x_q, x_k)
         logits = info_nce_logits(q, k, self.queue.snapshot(), self.temperature)
         target = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
@@ -189,12 +110,8 @@ class SkeletonCLR(Method):
             pos_sim = logits[:, 0].mean() * self.temperature
         return {"loss": loss, "acc": acc, "pos_sim": pos_sim}
 
-    def after_optimizer_step(self) -> None:
-        momentum_update(self.query, self.key, self.momentum)
-
-    def eval_encoders(self) -> dict[str, nn.Module]:
-        """``{view: encoder}``; the encoder takes **joint** input ``(N, C, T, V, M)`` and returns ``(N, D)``."""
-        return {self.view: ViewEncoder(self.query.backbone, self.view, self.layout)}
+    def backbones(self) -> dict[str, nn.Module]:
+        return {self.view: self.query.backbone}
 
     def extra_repr(self) -> str:
         return (

@@ -1,8 +1,9 @@
 """The encoder interface shared by every backbone, and the input normalisation.
 
 Every encoder maps ``(N, C, T, V, M)`` to pooled features ``(N, D)`` and exposes
-the dense map ``(N, M, D, T', V)`` before pooling through ``forward_features``
-(ActCLR's actionlet pooling and MCC's decoder read it). Persons are folded into
+the dense map ``(N, M, D, T', V)`` before pooling through ``forward_features``, or
+both from one pass through ``features`` (ActCLR's actionlet pooling and MCC's
+decoder read it). Persons are folded into
 the batch and their features averaged, as in ST-GCN and its descendants.
 """
 
@@ -33,6 +34,14 @@ class SkeletonEncoder(nn.Module, metaclass=abc.ABCMeta):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.pool(self.forward_features(x))
+
+    def features(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Dense map and pooled features from one pass: ``((N, M, D, T', V), (N, D))``.
+
+        ``pooled`` equals ``forward(x)``; a decoder reads ``dense`` without running the encoder again.
+        """
+        dense = self.forward_features(x)
+        return dense, self.pool(dense)
 
     def check_input(self, x: Tensor) -> None:
         if x.dim() != 5:

@@ -96,10 +96,12 @@ class RNNEncoder(SkeletonEncoder):
         return out.transpose(1, 2)[:, None, :, :, None]
 
     def forward(self, x: Tensor) -> Tensor:
+        return self.features(x)[1]
+
+    def features(self, x: Tensor) -> tuple[Tensor, Tensor]:
         out, h_n = self._run(x)
-        if self.pooling == "mean":
-            return out.mean(dim=1)
-        return torch.cat(list(h_n[-self.directions :]), dim=-1)
+        pooled = out.mean(dim=1) if self.pooling == "mean" else torch.cat(list(h_n[-self.directions :]), dim=-1)
+        return out.transpose(1, 2)[:, None, :, :, None], pooled
 
 
 @register_encoder("bigru", cell="gru")

@@ -17,7 +17,7 @@ from torch import nn
 
 from skelssl.data.canonical import PreparedDataset
 
-__all__ = ["EncoderSource", "read_run_config", "build_method", "load_method_weights", "pretrained_encoders"]
+__all__ = ["EncoderSource", "read_run_config", "load_method_weights", "pretrained_encoders"]
 
 
 @dataclass
@@ -42,20 +42,6 @@ def read_run_config(run_dir: str | Path) -> DictConfig:
     return cfg
 
 
-def build_method(method_cfg: DictConfig | dict, prepared: PreparedDataset) -> nn.Module:
-    """The method of a run config for ``prepared``'s layout, channels and clip length (fresh weights)."""
-    import skelssl.methods  # noqa: F401  (registers the shipped methods)
-    from skelssl.methods.base import create_method
-
-    if isinstance(method_cfg, DictConfig):
-        kwargs = OmegaConf.to_container(method_cfg, resolve=True)
-    else:
-        kwargs = dict(method_cfg)
-    name = kwargs.pop("name")
-    _, channels, frames = prepared.info["shape"][:3]
-    return create_method(name, **kwargs, layout=prepared.layout.name, in_channels=int(channels), num_frames=int(frames))
-
-
 def load_method_weights(method: nn.Module, checkpoint: str | Path) -> dict[str, Any]:
     """Load the ``model`` state of a Trainer checkpoint into ``method``; returns the checkpoint metadata."""
     from skelssl.engine.checkpoint import decode_state, load_checkpoint, resolve_checkpoint
@@ -74,7 +60,9 @@ def load_method_weights(method: nn.Module, checkpoint: str | Path) -> dict[str, 
 
 def pretrained_encoders(run_cfg: DictConfig, prepared: PreparedDataset, checkpoint: str | Path) -> EncoderSource:
     """The run's method with its checkpoint's weights, and its ``eval_encoders()``."""
-    method = build_method(run_cfg.method, prepared)
+    from skelssl.methods.base import DatasetInfo, build_method
+
+    method = build_method(run_cfg.method, DatasetInfo.from_prepared(prepared))
     meta = load_method_weights(method, checkpoint)
     method.eval()
     return EncoderSource(method=method, method_name=str(run_cfg.method.name), encoders=dict(method.eval_encoders()),

@@ -12,7 +12,8 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from skelssl.data.canonical import PreparedDataset
-from skelssl.protocols.encoders import EncoderSource, build_method
+from skelssl.methods.base import DatasetInfo, build_method
+from skelssl.protocols.encoders import EncoderSource
 
 __all__ = ["random_init_encoders"]
 
@@ -22,7 +23,7 @@ def random_init_encoders(method_cfg: DictConfig | dict, prepared: PreparedDatase
     from skelssl.engine.seed import seed_everything
 
     seed_everything(int(seed))
-    method = build_method(method_cfg, prepared)
+    method = build_method(method_cfg, DatasetInfo.from_prepared(prepared))
     method.eval()
     name = method_cfg["name"]
     return EncoderSource(method=method, method_name=str(name), encoders=dict(method.eval_encoders()),

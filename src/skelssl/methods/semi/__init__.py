@@ -1,7 +1,7 @@
 """Semi-supervised methods on ASSL's network: ASSL and its ablations, supervised-only, S4L, VAT (+EntMin).
 
-Pseudo-labelling is a two-stage procedure over the supervised method, run by
-:func:`skelssl.protocols.semi_training.train_semi` (``method.name=pseudo_label``).
+Pseudo-labelling is a two-stage procedure over the supervised network
+(``method.name=pseudo_label``), run by :func:`skelssl.api.semi_supervised.train_semi`.
 """
 
 from skelssl.methods.semi.assl import ASSL

@@ -6,6 +6,7 @@ Each term has a switch, which gives the paper's ablation rows::
     supervised   (all off)               Sup.
     s4l          inpaint                 Sup.+Inp.  (= S4L with inpainting, the paper's 46.6 in both rows)
     assl         inpaint + nei + adv     ASSL
+    pseudo_label (all off)               the network :func:`skelssl.api.semi_supervised.semi` trains twice
     assl method.inpaint=false ...        Sup.+Nei., Sup.+Inp.+Nei., ... (any combination)
 
 * **Inpainting (§3.2).** The unlabeled half of the batch is masked
@@ -47,6 +48,7 @@ __all__ = ["ASSL"]
 
 
 @register_method("supervised", inpaint=False, neighbourhood=False, adversarial=False)
+@register_method("pseudo_label", inpaint=False, neighbourhood=False, adversarial=False)
 @register_method("s4l", inpaint=True, neighbourhood=False, adversarial=False)
 @register_method("assl")
 class ASSL(SemiSupervisedMethod):

@@ -6,7 +6,7 @@ space where neighbours are searched; a two-layer classifier predicts from
 ``h̄``. Every baseline uses the same network, so a comparison differs only in
 the training signal.
 
-A training batch (built by :mod:`skelssl.protocols.semi_training`) is a dict
+A training batch (built by :mod:`skelssl.api.semi_supervised`) is a dict
 with the labeled half ``x_l, y_l, i_l`` and the unlabeled half ``x_u, y_u,
 i_u`` (``i_*`` are rows of the prepared dataset). ``y_u`` is used only for the
 logged *neighbourhood quality* (paper Fig. 5) and never in a loss.
@@ -48,6 +48,7 @@ class SemiSupervisedMethod(Method):
 
     #: Whether batches need an unlabeled half (the supervised-only baseline does not).
     uses_unlabeled = True
+    dataset_fields = ("layout", "in_channels", "num_person", "num_classes", "num_samples")
 
     def __init__(
         self,

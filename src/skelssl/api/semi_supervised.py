@@ -1,6 +1,8 @@
-"""Train and test a semi-supervised method (ASSL, its ablations and baselines) on a prepared dataset.
+"""Semi-supervised training as a library call: ``skelssl.semi(method, data=..., labels_per_class=...)``.
 
-``train_semi(cfg, run_dir)``:
+Trains and tests a semi-supervised method (ASSL, its ablations and baselines)
+on a prepared dataset; ``skelssl semi`` is :func:`semi` behind an argument
+parser, and :func:`train_semi` does the work for a loaded config:
 
 1. draws the labeled subset of the protocol's training split with the data
    layer's seeded, class-balanced sampler (``semi.labels_per_class`` /
@@ -21,13 +23,15 @@
 labels?), never used to pick the reported number, which is always the last
 epoch's.
 
-Pseudo-labelling (``method.name=pseudo_label``) runs the supervised method in
-``<run_dir>/stage1``, labels the unlabeled samples with its predictions and
-trains a fresh supervised network on both in ``<run_dir>``.
+Pseudo-labelling (``method.name=pseudo_label``, the supervised network) is a
+two-stage procedure: it trains in ``<run_dir>/stage1``, labels the unlabeled
+samples with its predictions and trains a fresh network on both in ``<run_dir>``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -36,10 +40,50 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from skelssl.data.canonical import PreparedDataset, open_prepared
+from skelssl.data.dataset import SkeletonDataset
 from skelssl.protocols.results import EvalContext, write_results
 from skelssl.protocols.semi import labeled_subset
 
-__all__ = ["train_semi", "SemiBatches", "build_semi_method"]
+__all__ = ["semi", "train_semi", "SemiBatches"]
+
+
+def semi(
+    method: str | Path,
+    *,
+    data: str | Path,
+    labels_per_class: int | None = None,
+    label_fraction: float | None = None,
+    split_file: str | Path | None = None,
+    split_seed: int | None = None,
+    seed: int | None = None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    quiet: bool = False,
+    overrides: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Train the semi config ``method`` (``assl``, ``supervised``, ``vat`` ... or a YAML path) and test it.
+
+    Exactly one of ``labels_per_class``, ``label_fraction`` or ``split_file``
+    says which training samples keep their labels (drawn with ``split_seed``,
+    default ``seed``). Returns the written ``results.json`` content; the run
+    directory defaults to ``runs/semi-<method>-<timestamp>``.
+    """
+    from skelssl.engine.config import load_config, save_config
+
+    settings = [f"data.root={Path(data).resolve()}"]
+    for key, value in (("semi.labels_per_class", labels_per_class), ("semi.label_fraction", label_fraction),
+                       ("semi.split_file", split_file), ("semi.split_seed", split_seed), ("train.seed", seed)):
+        if value is not None:
+            settings.append(f"{key}={value}")
+    cfg = load_config(method, settings + list(overrides))
+    s = cfg.semi
+    if sum(s.get(k) is not None for k in ("labels_per_class", "label_fraction", "split_file")) != 1:
+        raise ValueError("give exactly one of --labels-per-class, --label-fraction or --split-file")
+    if resume and not run_dir:
+        raise ValueError("--resume needs --run-dir (the run to continue)")
+    run_dir = Path(run_dir or f"runs/semi-{Path(method).stem}-{datetime.now():%Y%m%d-%H%M%S}")
+    save_config(cfg, run_dir)
+    return {**train_semi(cfg, run_dir, resume=resume, quiet=quiet), "run_dir": str(run_dir)}
 
 
 class SemiBatches:
@@ -92,31 +136,19 @@ def _chunks(prepared: PreparedDataset, rows: np.ndarray, size: int = 256) -> Ite
         yield _load_rows(prepared, part), torch.from_numpy(part)
 
 
-def build_semi_method(method_cfg: DictConfig | dict, prepared: PreparedDataset) -> Any:
-    """A semi-supervised method for ``prepared``'s layout, channels, persons and classes (fresh weights)."""
-    import skelssl.methods  # noqa: F401  (registers the shipped methods)
-    from skelssl.methods.base import create_method
-
-    kwargs = OmegaConf.to_container(method_cfg, resolve=True) if isinstance(method_cfg, DictConfig) else dict(method_cfg)
-    name = kwargs.pop("name")
-    if name == "pseudo_label":
-        name = "supervised"
-    _, channels, _, _, persons = prepared.info["shape"]
-    return create_method(name, num_classes=prepared.num_classes, num_samples=len(prepared),
-                         layout=prepared.layout.name, in_channels=int(channels), num_person=int(persons), **kwargs)
-
-
 def _fit(cfg: DictConfig, prepared: PreparedDataset, train_rows: np.ndarray, labeled: np.ndarray,
          targets: np.ndarray, steps: int, run_dir: Path, resume: bool | str,
          quiet: bool) -> tuple[Any, dict[str, Any]]:
     from skelssl.engine.seed import seed_everything
     from skelssl.engine.trainer import Trainer
+    from skelssl.methods.base import DatasetInfo, build_method
 
     seed = int(cfg.train.seed)
     # A stage not yet started when the run was stopped (pseudo-labelling's second) starts fresh.
     resume = resume if (run_dir / "checkpoints" / "last.json").exists() else False
     seed_everything(seed)
-    method = build_semi_method(cfg.method, prepared)
+    method = build_method(cfg.method, DatasetInfo.from_prepared(prepared))
+    method.setup(SkeletonDataset(prepared, indices=train_rows))
     unlabeled = np.setdiff1d(train_rows, labeled)
     audit = np.full(len(prepared), -1, dtype=np.int64)
     audit[train_rows] = prepared.labels[train_rows]
@@ -174,11 +206,12 @@ def train_semi(cfg: DictConfig, run_dir: str | Path, *, resume: bool | str = Fal
     steps = len(unlabeled) // int(cfg.data.batch_size)
 
     if cfg.method.name == "pseudo_label":
+        from skelssl.methods.base import DatasetInfo, build_method
         from skelssl.protocols.encoders import load_method_weights
 
         _, first = _fit(cfg, prepared, train_rows, labeled, targets, steps, run_dir / "stage1", resume,
                         quiet)
-        method_1 = build_semi_method(cfg.method, prepared)
+        method_1 = build_method(cfg.method, DatasetInfo.from_prepared(prepared))
         load_method_weights(method_1, run_dir / "stage1")
         probs = _predict(method_1, prepared, unlabeled, eval_seed).softmax(dim=1)
         confidence, guess = probs.max(dim=1)
