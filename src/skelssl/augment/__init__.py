@@ -18,7 +18,7 @@ from skelssl.augment.base import (
     list_transforms,
     register_transform,
 )
-from skelssl.augment.camera import VirtualCamera
+from skelssl.augment.camera import ObservationCamera, VirtualCamera
 from skelssl.augment.masking import InpaintingMask, MaskResult
 from skelssl.augment.mixing import MixResult, SkeletonAdaIN, SkeletonMix, body_parts
 from skelssl.augment.pipeline import (
@@ -34,6 +34,7 @@ from skelssl.augment.temporal import (
     GaussianBlur,
     MotionShuffle,
     RandomFrameSampling,
+    SpeedClip,
     SpeedResample,
     TemporalCrop,
     TemporalFlip,
@@ -62,10 +63,12 @@ __all__ = [
     "TemporalFlip",
     "GaussianBlur",
     "SpeedResample",
+    "SpeedClip",
     "MotionShuffle",
     "RandomFrameSampling",
     "TemporalResize",
     "VirtualCamera",
+    "ObservationCamera",
     "SkeletonAdaIN",
     "SkeletonMix",
     "MixResult",

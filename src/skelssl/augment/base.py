@@ -50,6 +50,7 @@ __all__ = [
     "get_transform",
     "list_transforms",
     "resolve_lengths",
+    "valid_lengths",
     "coordinate_dims",
 ]
 
@@ -103,6 +104,18 @@ def resolve_lengths(lengths: Tensor | None, x: Tensor) -> Tensor:
     if lengths.numel() != n:
         raise ValueError(f"lengths has {lengths.numel()} entries for a batch of {n}")
     return lengths.clamp(1, t)
+
+
+def valid_lengths(x: Tensor) -> Tensor:
+    """``(N,)`` lengths of each sample's valid prefix: up to its last frame with a non-zero value (at least 1).
+
+    For batches that come without lengths: prepared data pads sequences with
+    all-zero frames at the end.
+    """
+    t = x.shape[2]
+    used = x.ne(0).flatten(3).any(dim=3).any(dim=1)  # (N, T)
+    last = torch.where(used, torch.arange(1, t + 1, device=x.device), 0).amax(dim=1)
+    return last.clamp_min(1)
 
 
 def coordinate_dims(layout: SkeletonLayout | None, num_channels: int) -> int:

@@ -1,7 +1,10 @@
-"""Virtual camera: re-views a 3-D sequence from another angle and distance.
+"""Virtual cameras: re-view a 3-D sequence from another angle and distance.
 
-For view- and distance-contrastive learning the drawn angle/distance *indices*
-are the labels, so they are part of the params.
+:class:`VirtualCamera` rotates the subject about its first-frame centre and
+moves it along an axis (an augmentation); :class:`ObservationCamera` is Gao et
+al.'s observation coordinate system (eq. 1–3), the view/distance SimCLR's
+augmentation. The drawn angle/distance *indices* are part of the params, so
+they can serve as labels.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from skelssl.augment.base import (
 from skelssl.augment.spatial import rotation_matrices
 from skelssl.data.layouts import SkeletonLayout
 
-__all__ = ["VirtualCamera"]
+__all__ = ["VirtualCamera", "ObservationCamera"]
 
 _AXES = ("x", "y", "z")
 
@@ -181,3 +184,78 @@ class VirtualCamera(Transform):
             "per_frame": self.per_frame,
             "pivot": self.pivot,
         }
+
+
+@register_transform("observation_camera")
+class ObservationCamera(VirtualCamera):
+    r"""Gao et al.'s virtual camera (NeurIPS-W 2020, §3.1, eq. 1–3).
+
+    The origin is first moved to the body centre (the layout's centre joint of
+    body 0) in the first frame; each joint is then expressed in an observation
+    coordinate system translated by ``d`` and rotated by α, β, γ anticlockwise
+    about the x, y and z axes::
+
+        v' = R (v − d),   R = R^x(α) R^y(β) R^z(γ)                              (1, 2)
+
+    where each factor is the *coordinate* transform of an anticlockwise
+    rotation of the axes (right-handed; the transpose of the active rotation
+    of a point), e.g. ``R^z(γ) = [[cos γ, sin γ, 0], [−sin γ, cos γ, 0], [0, 0, 1]]``
+    and ``R^y(β) = [[cos β, 0, −sin β], [0, 1, 0], [sin β, 0, cos β]]``. The
+    paper prints the first of these as its "R^y" (eq. 3), a rotation in the x–y
+    plane; we take the text's "around the y-axis" (see ``docs/methods.md``).
+
+    ``d = k · unit_distance · translation_axis`` with ``k`` drawn from
+    ``distances`` (the paper: 0…5). The default axis ``(0, 0, −1)`` puts the
+    camera ``k`` units in front of the subject along the Kinect depth axis, so
+    the subject moves ``k`` units further away. Angles come from discrete sets
+    per axis (``angles={"x": [0, 60, …, 300], ...}``, degrees) or ranges, as
+    :class:`VirtualCamera`; ``per_frame`` draws one camera per frame instead of
+    per sequence. Frames past ``lengths`` and absent (all-zero) bodies stay
+    zero. Params: as :class:`VirtualCamera`, ``matrix`` being ``R``.
+    """
+
+    def __init__(
+        self,
+        angles: Mapping[str, Sequence[float]] | None = None,
+        angle_ranges: Mapping[str, Sequence[float]] | None = None,
+        distances: Sequence[float] = (0.0,),
+        unit_distance: float = 1.0,
+        translation_axis: str | Sequence[float] = (0.0, 0.0, -1.0),
+        per_frame: bool = False,
+        degrees: bool = True,
+        layout: SkeletonLayout | str | None = None,
+    ) -> None:
+        super().__init__(angles, angle_ranges, distances, unit_distance, translation_axis, per_frame, "center",
+                         degrees, layout)
+
+    def sample_params(
+        self, x: Tensor, generator: torch.Generator | None = None, lengths: Tensor | None = None
+    ) -> Params:
+        params = super().sample_params(x, generator, lengths)
+        # (R_z R_y R_x)ᵀ = R_xᵀ R_yᵀ R_zᵀ: the coordinate transforms of eq. (2), in its order.
+        params["matrix"] = params["matrix"].transpose(-1, -2).contiguous()
+        return params
+
+    def _apply(self, x: Tensor, params: Params, lengths: Tensor | None) -> Tensor:
+        n, c, t_len, v, m = x.shape
+        if v != self.layout.num_joints:
+            raise ValueError(f"ObservationCamera: layout {self.layout.name!r} has {self.layout.num_joints} joints, "
+                             f"batch has V={v}")
+        coords = x[:, :3]
+        origin = coords[:, :, 0, self.layout.center, 0][:, :, None, None, None]
+        mat, d = params["matrix"], params["translation"]
+        if self.per_frame:
+            moved = torch.einsum("ntij,njtvm->nitvm", mat, coords - origin - d.permute(0, 2, 1)[:, :, :, None, None])
+        else:
+            shifted = (coords - origin - d[:, :, None, None, None]).reshape(n, 3, -1)
+            moved = torch.bmm(mat, shifted).view(coords.shape)
+        length = resolve_lengths(lengths, x)
+        present = (coords != 0).any(dim=1).any(dim=2)  # (N, T, M)
+        present = present & (torch.arange(t_len, device=x.device)[None, :, None] < length[:, None, None])
+        out = torch.where(present[:, None, :, None, :], moved, coords)
+        return out if c == 3 else torch.cat([out, x[:, 3:]], dim=1)
+
+    def _config(self) -> dict[str, Any]:
+        config = super()._config()
+        del config["pivot"]
+        return config

@@ -39,6 +39,8 @@ __all__ = [
     "MotionShuffle",
     "RandomFrameSampling",
     "TemporalResize",
+    "SpeedClip",
+    "clip_index",
     "linear_resample",
 ]
 
@@ -319,6 +321,54 @@ class MotionShuffle(Transform):
 
     def _config(self) -> dict[str, Any]:
         return {"segments": self.segments, "ensure_changed": self.ensure_changed, "p": self.p}
+
+
+def clip_index(start: Tensor, step: Tensor, num_frames: int, length: Tensor) -> Tensor:
+    """``(N, num_frames)`` source frames ``start + step·t`` wrapped into ``[0, length)``.
+
+    A clip that runs past the end of its sequence loops over it from the start
+    (MCC §3.1); ``step`` may be a tensor of per-sample integers.
+    """
+    t = torch.arange(num_frames, device=start.device)[None, :]
+    return torch.remainder(start[:, None] + step[:, None] * t, length[:, None])
+
+
+@register_transform("speed_clip")
+class SpeedClip(Transform):
+    """A ``num_frames`` clip from a random start at a random playback speed: every r-th frame, looping.
+
+    Output frame t shows frame ``(start + r·t) mod L`` of the valid clip (MCC's
+    and pace prediction's clip sampling: r ∈ ``speeds``, start uniform in
+    ``[0, L)``). Params: ``start`` ``(N,)``, ``speed`` ``(N,)`` (integers) and
+    ``speed_index`` ``(N,)`` (the pace label).
+    """
+
+    def __init__(self, num_frames: int = 32, speeds: Sequence[int] = (1, 2, 4, 8)) -> None:
+        super().__init__(1.0)
+        self.num_frames = int(num_frames)
+        self.speeds = tuple(int(r) for r in speeds)
+        if self.num_frames < 1 or not self.speeds or min(self.speeds) < 1:
+            raise ValueError(f"SpeedClip: needs num_frames >= 1 and integer speeds >= 1, got {num_frames}, {speeds}")
+
+    def sample_params(
+        self, x: Tensor, generator: torch.Generator | None = None, lengths: Tensor | None = None
+    ) -> Params:
+        dev = gen_device(generator)
+        length = resolve_lengths(lengths, x).to(dev)
+        start = randint_below(length, generator)
+        index = randint_below(torch.full_like(length, len(self.speeds)), generator)
+        speed = torch.tensor(self.speeds, device=dev)[index]
+        return to_device({"start": start, "speed": speed, "speed_index": index}, x)
+
+    def _apply(self, x: Tensor, params: Params, lengths: Tensor | None) -> Tensor:
+        length = resolve_lengths(lengths, x)
+        return gather_frames(x, clip_index(params["start"], params["speed"], self.num_frames, length))
+
+    def output_lengths(self, lengths: Tensor | None, x_out: Tensor) -> Tensor | None:
+        return _full_lengths(lengths, x_out)
+
+    def _config(self) -> dict[str, Any]:
+        return {"num_frames": self.num_frames, "speeds": self.speeds}
 
 
 @register_transform("random_frames")

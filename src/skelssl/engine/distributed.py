@@ -1,7 +1,10 @@
-"""Multi-process training helpers: torchrun initialisation, gathers, MoCo's shuffle-BN, sharded sampling.
+"""Multi-process training helpers: torchrun initialisation, gathers, MoCo's shuffle-BN, SyncBN, sharded sampling.
 
 Every helper degrades to the identity in a single process, so methods call
-them unconditionally.
+them unconditionally. Two gathers: :func:`concat_all_gather` (no gradient:
+queues, shuffle-BN) and :func:`all_gather_with_grad` (losses over every
+rank's batch, e.g. NT-Xent, whose gradient must reach the rank that computed
+each sample).
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ __all__ = [
     "cleanup_distributed",
     "barrier",
     "concat_all_gather",
+    "all_gather_with_grad",
     "batch_shuffle",
     "batch_unshuffle",
     "all_reduce_mean",
     "broadcast_string",
     "convert_sync_batchnorm",
+    "GlobalBatchNorm",
     "EpochSampler",
 ]
 
@@ -102,6 +107,36 @@ def concat_all_gather(tensor: Tensor) -> Tensor:
     return torch.cat(gathered, dim=0)
 
 
+class _GatherWithGrad(torch.autograd.Function):
+    """all_gather forward; backward: every rank's gradient of the gathered tensor, summed, this rank's slice."""
+
+    @staticmethod
+    def forward(ctx, tensor: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.rank, ctx.local = get_rank(), tensor.shape[0]
+        gathered = [torch.empty_like(tensor) for _ in range(get_world_size())]
+        dist.all_gather(gathered, tensor.contiguous())
+        return torch.cat(gathered, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        # Rank r's loss depends on every rank's rows; each row's gradient is the sum over all ranks' losses.
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        return grad[ctx.rank * ctx.local:(ctx.rank + 1) * ctx.local]
+
+
+def all_gather_with_grad(tensor: Tensor) -> Tensor:
+    """Concatenate ``tensor`` from every rank along dim 0 (rank order), **keeping the gradient**.
+
+    Each rank computes its loss over the gathered batch; DDP then averages the
+    parameter gradients, so the result equals one process computing the mean
+    loss over the global batch. All ranks must pass the same shape.
+    """
+    if not is_distributed():
+        return tensor
+    return _GatherWithGrad.apply(tensor)
+
+
 @torch.no_grad()
 def batch_shuffle(x: Tensor) -> tuple[Tensor, Tensor]:
     """Shuffle the global batch across ranks; returns this rank's share and the unshuffle index.
@@ -158,16 +193,72 @@ def broadcast_string(text: str | None, src: int = 0) -> str:
     return bytes(data.cpu().tolist()).decode()
 
 
-def convert_sync_batchnorm(model: nn.Module) -> nn.Module:
-    """BatchNorm -> SyncBatchNorm when it can work (distributed and on CUDA); otherwise unchanged.
+class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """BatchNorm whose training statistics cover every rank's batch, on any backend (gloo included).
 
-    torch's SyncBatchNorm runs on GPUs only, so a CPU/gloo run keeps per-rank
-    BatchNorm rather than failing at the first forward.
+    torch's ``SyncBatchNorm`` runs on GPUs only; this one all-reduces the
+    per-channel sums (first the mean, then the squared deviations from it)
+    with autograd-aware collectives, so outputs, gradients and running
+    statistics equal a single process's BatchNorm over the global batch. Off
+    DDP or in eval mode it is a plain BatchNorm. Input ``(N, C, *)``.
+    """
+
+    def _check_input_dim(self, x: Tensor) -> None:
+        if x.dim() < 2:
+            raise ValueError(f"expected at least 2-D input (N, C, ...), got {x.dim()}-D")
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not (self.training and is_distributed()):
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_reduce
+
+        self._check_input_dim(x)
+        dtype, x = x.dtype, x.float()  # statistics in float32, as BatchNorm under autocast
+        dims = [0, *range(2, x.dim())]
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        count = torch.tensor([x.numel() // x.shape[1]], dtype=x.dtype, device=x.device)
+        total = all_reduce(torch.cat([x.sum(dims), count]))
+        n = total[-1]
+        mean = total[:-1] / n
+        var = all_reduce((x - mean.view(shape)).pow(2).sum(dims)) / n
+        if self.track_running_stats and self.running_mean is not None:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
+                self.running_var.mul_(1 - m).add_(var.detach() * n / (n - 1).clamp_min(1), alpha=m)
+        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y.to(dtype)
+
+
+def convert_sync_batchnorm(model: nn.Module) -> nn.Module:
+    """Every BatchNorm normalises over the global batch under DDP; unchanged in one process.
+
+    On CUDA, torch's ``SyncBatchNorm``; elsewhere (CPU/gloo) :class:`GlobalBatchNorm`,
+    which keeps the same parameters and buffers (state-dict compatible).
     """
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    if not is_distributed() or device.type != "cuda":
+    if not is_distributed():
         return model
-    return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return _to_global_batchnorm(model)
+
+
+def _to_global_batchnorm(module: nn.Module) -> nn.Module:
+    if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, GlobalBatchNorm):
+        out = GlobalBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
+                              module.track_running_stats)
+        out.load_state_dict(module.state_dict())
+        out.train(module.training)
+        if module.affine:  # the same Parameter objects: optimisers and EMA pairs keep pointing at them
+            out.weight, out.bias = module.weight, module.bias
+        return out
+    for name, child in module.named_children():
+        module.add_module(name, _to_global_batchnorm(child))
+    return module
 
 
 class EpochSampler(Sampler[int]):

@@ -1,4 +1,4 @@
-"""Losses shared by the methods (InfoNCE with a memory, CrosSCLR's cross-view NCE)."""
+"""Losses shared by the methods: InfoNCE with a memory, CrosSCLR's cross-view NCE, NT-Xent, MCC's triplet."""
 
 from skelssl.losses.infonce import (
     CrossViewLoss,
@@ -10,6 +10,8 @@ from skelssl.losses.infonce import (
     mine_topk_positives,
     multi_positive_nce,
 )
+from skelssl.losses.ntxent import nt_xent_logits, nt_xent_loss
+from skelssl.losses.triplet import triplet_loss
 
 __all__ = [
     "InfoNCELoss",
@@ -20,4 +22,7 @@ __all__ = [
     "cross_view_loss",
     "mine_topk_positives",
     "multi_positive_nce",
+    "nt_xent_logits",
+    "nt_xent_loss",
+    "triplet_loss",
 ]

@@ -1,7 +1,7 @@
 """Late-bound access to the engine's collective helpers.
 
-``skelssl.engine.distributed`` owns ``concat_all_gather``, ``batch_shuffle``
-and ``batch_unshuffle``. Memory and methods resolve them at call time, not at
+``skelssl.engine.distributed`` owns ``concat_all_gather``, ``all_gather_with_grad``,
+``batch_shuffle`` and ``batch_unshuffle``. Memory and methods resolve them at call time, not at
 import time, so they import (and run single-process) without the engine and
 never form an import cycle with it. Without the engine, a single process gets
 the identity; a multi-process run refuses to continue, because silently
@@ -15,7 +15,7 @@ from types import ModuleType
 import torch
 import torch.distributed as dist
 
-__all__ = ["concat_all_gather", "batch_shuffle", "batch_unshuffle"]
+__all__ = ["concat_all_gather", "all_gather_with_grad", "batch_shuffle", "batch_unshuffle"]
 
 _engine: ModuleType | None = None
 
@@ -43,6 +43,12 @@ def concat_all_gather(t: torch.Tensor) -> torch.Tensor:
     """Every rank's ``t`` concatenated along dim 0 in rank order (no gradient)."""
     helpers = _helpers()
     return t if helpers is None else helpers.concat_all_gather(t)
+
+
+def all_gather_with_grad(t: torch.Tensor) -> torch.Tensor:
+    """Every rank's ``t`` concatenated along dim 0 in rank order, with the gradient flowing back to each rank."""
+    helpers = _helpers()
+    return t if helpers is None else helpers.all_gather_with_grad(t)
 
 
 def batch_shuffle(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

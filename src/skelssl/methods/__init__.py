@@ -12,8 +12,11 @@ from skelssl.methods.base import (METHODS, DatasetInfo, Method, build_method, cr
                                   register_method)
 from skelssl.methods.contrastive import ContrastiveMethod
 from skelssl.methods.crossclr import CrosSCLR
+from skelssl.methods.mcc import MCC
 from skelssl.methods.momentum import MoCoBranch, MomentumMethod, ViewBranch
+from skelssl.methods.pretext import ClipOrder, CubicPuzzle, PacePrediction, PretextMethod
 from skelssl.methods.semi import ASSL, VAT, SemiSupervisedMethod
+from skelssl.methods.simclr import SimCLR
 from skelssl.methods.skeletonclr import SkeletonCLR
 
 __all__ = [
@@ -30,6 +33,12 @@ __all__ = [
     "ViewBranch",
     "SkeletonCLR",
     "CrosSCLR",
+    "SimCLR",
+    "MCC",
+    "PretextMethod",
+    "PacePrediction",
+    "ClipOrder",
+    "CubicPuzzle",
     "SemiSupervisedMethod",
     "ASSL",
     "VAT",

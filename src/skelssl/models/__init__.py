@@ -7,6 +7,7 @@
 from skelssl.models.agcn import AGCN
 from skelssl.models.asgcn import ASGCN
 from skelssl.models.base import DataNorm, SkeletonEncoder
+from skelssl.models.cnn import SkeletonResNet
 from skelssl.models.decoders import GRUInpaintDecoder, STGCNUpsampleDecoder
 from skelssl.models.heads import (
     Discriminator,
@@ -35,6 +36,7 @@ __all__ = [
     "ASGCN",
     "STGCN",
     "RNNEncoder",
+    "SkeletonResNet",
     "SkeletonEncoder",
     "DataNorm",
     "GRUInpaintDecoder",

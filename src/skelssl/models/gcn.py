@@ -283,6 +283,7 @@ class GraphEncoder(SkeletonEncoder):
             raise ValueError(f"channel plan needs {len(BASE_STRIDES)} entries, got {len(plan)}")
         self.channels = plan
         self.feature_dim = plan[-1]
+        self.temporal_stride = math.prod(BASE_STRIDES)  # T' = ceil(T / 4): frames per dense-map step
         self.data_bn = DataNorm(in_channels, self.layout.num_joints, num_person)
         blocks = []
         c_in = in_channels

@@ -84,4 +84,4 @@ def list_heads() -> list[str]:
 def _load_builtin() -> None:
     # Importing the family modules runs their @register_* decorators; done lazily
     # so ``from skelssl.models.registry import register_encoder`` has no cycle.
-    from skelssl.models import agcn, asgcn, decoders, heads, rnn, stgcn  # noqa: F401
+    from skelssl.models import agcn, asgcn, cnn, decoders, heads, rnn, stgcn  # noqa: F401
