@@ -17,11 +17,17 @@ read from the zero padding):
 * ``L_triplet = max(0, γ + d(x_b, x_p) − d(x_b, x_n))``, Euclidean ``d``,
   γ = ``margin`` = 0.15 (eq. 1 as the text describes it, see
   :mod:`skelssl.losses.triplet`).
-* ``L_NCE``: InfoNCE of ``x_b`` with the positive ``x_p`` in the numerator
-  (cosine similarity, τ = ``temperature`` = 0.5) against a memory bank of
-  ``bank_size`` basic-clip embeddings of earlier batches, i.e. of other
-  sequences (eq. 2 as the text describes it; the paper's K = 6536 is read as
-  65536, a setting).
+* ``L_NCE``: InfoNCE of ``x_b`` with the positive in the numerator (cosine
+  similarity, τ = ``temperature`` = 0.5) against a memory bank of
+  ``bank_size`` embeddings of earlier batches, i.e. of other sequences (eq. 2
+  as the text describes it; the paper's K = 6536 is read as 65536, a
+  setting). The paper takes the bank from MoCo [9]: by default
+  (``nce_keys="momentum"``) the positive and the bank entries are keys of the
+  speed-changed clips from a momentum copy of the encoder (shuffle-BN under
+  DDP), as MoCo's are. ``nce_keys="online"`` uses the online ``x_p`` and
+  banks the online ``x_b``: the literal reading, which collapses (every
+  embedding equal, the loss stuck at ``log(K + 1)``) within a few steps on a
+  small encoder, because nothing current is ever a negative.
 * **Continuity** (§3.2): a decoder of ST-GCN blocks (``decoder_hidden``, four)
   and a spatio-temporal deconvolution reads the positive clip's dense encoder
   map (from the same pass) and up-samples time by the interpolation rate
@@ -54,7 +60,7 @@ from skelssl.losses.triplet import triplet_loss
 from skelssl.memory.queue import MemoryQueue
 from skelssl.methods.base import register_method
 from skelssl.methods.components import AugmentSpec, EncoderSpec, build_augment, to_container
-from skelssl.methods.contrastive import ContrastiveMethod
+from skelssl.methods.momentum import MomentumMethod, key_forward
 from skelssl.models.decoders import STGCNUpsampleDecoder
 
 __all__ = ["MCC", "NEGATIVES", "interpolation_index"]
@@ -64,7 +70,7 @@ DEFAULT_ENCODER: dict[str, Any] = {"name": "stgcn"}
 NEGATIVES: dict[str, list[dict[str, Any]]] = {
     "shuffle": [{"name": "motion_shuffle"}],  # M-shuffled: the frames in a random order (the paper's choice)
     "jitter": [{"name": "gaussian_noise", "std": 0.05, "p": 1.0}],  # M-jittered: noise on every joint
-    "view": [{"name": "random_rotation", "angles": [[-180, 180], [-180, 180], [-180, 180]]}],  # V-transformed
+    "view": [{"name": "rotation", "angles": [[-180, 180], [-180, 180], [-180, 180]]}],  # V-transformed
 }
 
 
@@ -81,7 +87,7 @@ def interpolation_index(start: Tensor, speed: Tensor, num_frames: int, rate: int
 
 
 @register_method("mcc")
-class MCC(ContrastiveMethod):
+class MCC(MomentumMethod):
     """Self-supervised learning of motion consistency (triplet + NCE) and continuity (interpolation).
 
     Args:
@@ -91,6 +97,8 @@ class MCC(ContrastiveMethod):
         margin, temperature, bank_size: γ, τ and K.
         interpolation_rate: ``l`` (2; 1 = direct reconstruction).
         lambda_triplet, lambda_nce, lambda_interp: λ1, λ2, λ3 (0 switches a term off).
+        nce_keys: ``momentum`` (MoCo keys for the positive and the bank) or ``online``.
+        momentum: EMA coefficient of the key encoder (``nce_keys="momentum"``).
         positive: whether there is a speed-changed positive (False: Table 2's "−" row).
         negative: ``shuffle``, ``jitter``, ``view`` or an augmentation spec applied to the basic clip.
         decoder_hidden: channels of the decoder's ST-GCN blocks.
@@ -111,6 +119,8 @@ class MCC(ContrastiveMethod):
         lambda_triplet: float = 1.0,
         lambda_nce: float = 1.0,
         lambda_interp: float = 1.0,
+        nce_keys: str = "momentum",
+        momentum: float = 0.999,
         positive: bool = True,
         negative: str | AugmentSpec = "shuffle",
         decoder_hidden: Sequence[int] = (128, 128, 64, 64),
@@ -118,12 +128,14 @@ class MCC(ContrastiveMethod):
         in_channels: int = 3,
         num_frames: int | None = None,
     ) -> None:
-        super().__init__(layout=layout, in_channels=in_channels, num_frames=num_frames)
+        super().__init__(momentum=momentum, layout=layout, in_channels=in_channels, num_frames=num_frames)
         self.speeds = tuple(int(r) for r in to_container(speeds))
         self.clip_length, self.rate = int(clip_length), int(interpolation_rate)
         self.margin, self.temperature = float(margin), float(temperature)
         self.lambdas = {"triplet": float(lambda_triplet), "nce": float(lambda_nce), "interp": float(lambda_interp)}
-        self.positive = bool(positive)
+        self.positive, self.nce_keys = bool(positive), nce_keys
+        if nce_keys not in ("momentum", "online"):
+            raise ValueError(f"nce_keys must be 'momentum' or 'online', got {nce_keys!r}")
         if not any(self.lambdas.values()):
             raise ValueError("MCC needs at least one of lambda_triplet, lambda_nce, lambda_interp > 0")
         if min(self.speeds, default=0) < 1 or self.rate < 1 or self.clip_length < 1:
@@ -139,6 +151,8 @@ class MCC(ContrastiveMethod):
                                       self.layout) if self.lambdas["triplet"] else None
         if self.lambdas["nce"]:
             self.bank = MemoryQueue(bank_size, feature_dim)
+            if nce_keys == "momentum":
+                self.key = self.momentum_copy(self.net)
         if self.lambdas["interp"]:
             backbone = self.net.backbone
             stride = int(getattr(backbone, "temporal_stride", 0))
@@ -178,8 +192,12 @@ class MCC(ContrastiveMethod):
         if self.lambdas["triplet"]:
             out["loss_triplet"] = triplet_loss(emb["basic"], emb.get("positive"), emb["negative"], self.margin)
         if self.lambdas["nce"]:
-            out["loss_nce"] = info_nce_loss(emb["basic"], emb["positive"], self.bank.snapshot(), self.temperature)
-            self.bank.enqueue(emb["basic"].detach())
+            if self.nce_keys == "momentum":
+                key = F.normalize(key_forward(self.key, clips["positive"], self.shuffle_bn).float(), dim=1)
+            else:
+                key = emb["positive"]
+            out["loss_nce"] = info_nce_loss(emb["basic"], key, self.bank.snapshot(), self.temperature)
+            self.bank.enqueue((key if self.nce_keys == "momentum" else emb["basic"]).detach())
         if self.lambdas["interp"]:
             i = names.index("positive")
             predicted = self.decoder(dense.split(x.shape[0])[i])

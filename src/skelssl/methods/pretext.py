@@ -17,8 +17,8 @@ as in MCC (a start uniform in the valid sequence, every r-th frame, looping).
   spatial (the clip with only one limb visible: left/right arm, left/right
   leg, the skeleton's counterpart of a spatial cell), chosen at random per
   step as the paper alternates them; the pieces are encoded separately (late
-  fusion), their features concatenated in a random order, and a linear layer
-  predicts the permutation (4! = 24 classes).
+  fusion), their features concatenated in a random order, and two fully
+  connected layers predict the permutation (4! = 24 classes).
 """
 
 from __future__ import annotations
@@ -125,7 +125,8 @@ class ClipOrder(PretextMethod):
 @register_method("cubic_puzzle")
 class CubicPuzzle(PretextMethod):
     def __init__(self, encoder: EncoderSpec = DEFAULT_ENCODER, clip_length: int = 32, spatial_p: float = 0.5,
-                 layout: str | SkeletonLayout = "ntu25", in_channels: int = 3, num_frames: int | None = None) -> None:
+                 hidden: int = 512, layout: str | SkeletonLayout = "ntu25", in_channels: int = 3,
+                 num_frames: int | None = None) -> None:
         if clip_length % 4:
             raise ValueError(f"cubic puzzle cuts the clip into 4 temporal pieces; clip_length={clip_length}")
         self.clip_length, self.spatial_p = int(clip_length), float(spatial_p)
@@ -136,7 +137,8 @@ class CubicPuzzle(PretextMethod):
         for i, limb in enumerate(LIMBS):
             masks[i, list(parts[limb])] = 1.0
         self.register_buffer("limb_masks", masks, persistent=False)
-        self.classifier = nn.Linear(4 * self.net.backbone.feature_dim, len(self.orders))
+        self.classifier = nn.Sequential(nn.Linear(4 * self.net.backbone.feature_dim, hidden), nn.ReLU(inplace=True),
+                                        nn.Linear(hidden, len(self.orders)))
 
     def pieces(self, clip: Tensor, spatial: bool) -> Tensor:
         """``(4, N, C, T', V, M)``: the clip's quarters in time, or the clip with one limb visible each."""
