@@ -19,6 +19,8 @@ from typing import Literal
 
 from torch import Tensor
 
+from skelssl.losses.infonce import _reduce
+
 __all__ = ["triplet_loss"]
 
 
@@ -27,11 +29,4 @@ def triplet_loss(anchor: Tensor, positive: Tensor | None, negative: Tensor, marg
     """``max(0, margin + ‖a − p‖ − ‖a − n‖)`` per row of ``(N, D)`` embeddings, then reduced."""
     d_neg = (anchor - negative).norm(dim=1)
     d_pos = (anchor - positive).norm(dim=1) if positive is not None else 0.0
-    loss = (margin + d_pos - d_neg).clamp_min(0)
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return _reduce((margin + d_pos - d_neg).clamp_min(0), reduction)

@@ -31,12 +31,11 @@ Deviations from the released code, on purpose:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 
-from skelssl.data.layouts import SkeletonLayout
 from skelssl.losses.infonce import cross_view_loss, info_nce_loss
 from skelssl.memory.queue import MemoryQueue
 from skelssl.methods.base import register_method
@@ -53,7 +52,7 @@ class CrosSCLR(MomentumMethod):
     """Cross-view contrastive learning over 2 or 3 skeleton views.
 
     Args:
-        encoder, feature_dim, queue_size, temperature, mlp: as
+        encoder, augment, feature_dim, mlp, queue_size, temperature: as
             :class:`~skelssl.methods.skeletonclr.SkeletonCLR`, for every branch.
         views: the views, e.g. ``("joint", "motion", "bone")`` (default) or
             ``("joint", "motion")``.
@@ -63,29 +62,24 @@ class CrosSCLR(MomentumMethod):
             paper's "w/o embedding context" ablation).
         positive_reduction: ``"mean"`` (released code) or ``"sum"`` over the
             positive set, see :func:`~skelssl.losses.infonce.multi_positive_nce`.
-        momentum, final_momentum, shuffle_bn, augment, layout, in_channels, num_frames:
-            see :class:`~skelssl.methods.momentum.MomentumMethod`.
+        **kwargs: ``momentum``, ``final_momentum``, ``shuffle_bn``, ``layout``,
+            ``in_channels``, ``num_frames``: see :class:`~skelssl.methods.momentum.MomentumMethod`.
     """
 
     def __init__(
         self,
         encoder: EncoderSpec = DEFAULT_ENCODER,
         views: Sequence[str] = ("joint", "motion", "bone"),
-        feature_dim: int = 128,
-        queue_size: int = 32768,
-        momentum: float = 0.999,
-        temperature: float = 0.07,
         augment: AugmentSpec = "skeletonclr",
-        layout: str | SkeletonLayout = "ntu25",
-        in_channels: int = 3,
-        num_frames: int = 50,
+        feature_dim: int = 128,
         mlp: bool = True,
-        shuffle_bn: bool = True,
+        queue_size: int = 32768,
+        temperature: float = 0.07,
         cross_epoch: int = 150,
         topk: int = 1,
         context: bool = True,
         positive_reduction: Literal["mean", "sum"] = "mean",
-        final_momentum: float | None = None,
+        **kwargs: Any,
     ) -> None:
         views = tuple(check_view(v) for v in to_container(views))
         if len(views) < 2 or len(set(views)) != len(views):
@@ -94,8 +88,7 @@ class CrosSCLR(MomentumMethod):
             raise ValueError(f"topk must be in 1..queue_size ({queue_size}), got {topk}")
         if positive_reduction not in ("mean", "sum"):
             raise ValueError(f"positive_reduction must be 'mean' or 'sum', got {positive_reduction!r}")
-        super().__init__(momentum=momentum, final_momentum=final_momentum, shuffle_bn=shuffle_bn, augment=augment,
-                         layout=layout, in_channels=in_channels, num_frames=num_frames)
+        super().__init__(augment=augment, **kwargs)
         self.views = views
         self.temperature = float(temperature)
         self.cross_epoch = int(cross_epoch)

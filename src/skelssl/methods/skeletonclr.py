@@ -40,7 +40,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from skelssl.data.layouts import SkeletonLayout
 from skelssl.losses.infonce import info_nce_logits
 from skelssl.memory.queue import MemoryQueue
 from skelssl.methods.base import register_method
@@ -63,34 +62,30 @@ class SkeletonCLR(MoCoBranch, MomentumMethod):
             or a zero-argument factory.
         view: ``joint``, ``motion``, ``bone`` or ``bone_motion``; the encoder
             sees this view of the augmented joints.
+        augment: augmentation pipeline (name, path, spec or ``None``).
         feature_dim: projector output (contrastive embedding) size.
+        mlp: ``fc-ReLU-fc`` projector (True) or a single ``fc``.
         queue_size: negatives in the memory (any size; see :class:`MemoryQueue`).
         temperature: InfoNCE τ.
-        mlp: ``fc-ReLU-fc`` projector (True) or a single ``fc``.
-        momentum, final_momentum, shuffle_bn, augment, layout, in_channels, num_frames:
-            see :class:`~skelssl.methods.momentum.MomentumMethod`.
+        **kwargs: ``momentum`` (0.999), ``final_momentum``, ``shuffle_bn`` and the
+            dataset's ``layout``, ``in_channels``, ``num_frames``: see
+            :class:`~skelssl.methods.momentum.MomentumMethod`.
     """
 
     def __init__(
         self,
         encoder: EncoderSpec = DEFAULT_ENCODER,
         view: str = "joint",
-        feature_dim: int = 128,
-        queue_size: int = 32768,
-        momentum: float = 0.999,
-        temperature: float = 0.07,
         augment: AugmentSpec = "skeletonclr",
-        layout: str | SkeletonLayout = "ntu25",
-        in_channels: int = 3,
-        num_frames: int = 50,
+        feature_dim: int = 128,
         mlp: bool = True,
-        shuffle_bn: bool = True,
-        final_momentum: float | None = None,
+        queue_size: int = 32768,
+        temperature: float = 0.07,
+        **kwargs: Any,
     ) -> None:
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
-        super().__init__(momentum=momentum, final_momentum=final_momentum, shuffle_bn=shuffle_bn, augment=augment,
-                         layout=layout, in_channels=in_channels, num_frames=num_frames)
+        super().__init__(augment=augment, **kwargs)
         self.view = check_view(view)
         self.feature_dim = int(feature_dim)
         self.temperature = float(temperature)
