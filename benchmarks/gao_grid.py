@@ -30,7 +30,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ssl_grid import Grid, Step, split_overrides, write
+from ssl_grid import Grid, Step, common_arguments, split_overrides, write
 
 ROOT = Path(__file__).resolve().parent
 ALL = ["method.augment=simclr_view_distance"]
@@ -89,17 +89,9 @@ def table(records: list[dict]) -> str:
 def main() -> int:
     argv, overrides = split_overrides(sys.argv[1:])
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="prepared dataset directory (e.g. N-UCLA, cross-view)")
-    p.add_argument("--work", default="runs/gao_grid", help="run directories go here")
-    p.add_argument("--config", default="simclr_nucla", help="pretraining config of every row")
+    common_arguments(p, "runs/gao_grid", "simclr_nucla", 100, ROOT / "results" / "gao_grid.json")
     p.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     p.add_argument("--protocols", nargs="+", default=list(PROBES), choices=list(PROBES))
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, help="CPU threads per command (default: torch's)")
-    p.add_argument("--eval-overrides", nargs="*", default=[], metavar="KEY=VALUE")
-    p.add_argument("--results", default=str(ROOT / "results" / "gao_grid.json"))
-    p.add_argument("--dry-run", action="store_true", help="print the commands only")
     args = p.parse_args(argv)
     grid = Grid(Path(args.work), args.threads, args.dry_run)
     for row in args.rows:

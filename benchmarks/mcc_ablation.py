@@ -28,7 +28,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ssl_grid import Grid, Step, split_overrides, write
+from ssl_grid import Grid, Step, common_arguments, split_overrides, write
 
 ROOT = Path(__file__).resolve().parent
 TRIPLET = ["method.lambda_nce=0", "method.lambda_interp=0"]
@@ -105,20 +105,12 @@ def scaled_milestones(epochs: int) -> str:
 def main() -> int:
     argv, overrides = split_overrides(sys.argv[1:])
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="prepared dataset directory (e.g. N-UCLA, cross-view)")
-    p.add_argument("--work", default="runs/mcc_ablation", help="run directories go here")
-    p.add_argument("--config", default="mcc_nucla", help="MCC pretraining config")
+    common_arguments(p, "runs/mcc_ablation", "mcc_nucla", 80, ROOT / "results" / "mcc_ablation.json")
     p.add_argument("--tables", nargs="+", default=["1", "2", "3"], choices=list(TABLES))
     p.add_argument("--rows", nargs="+", choices=list(ROWS), help="instead of --tables")
     p.add_argument("--encoder", default="stgcn", help="backbone of every row: stgcn, agcn, asgcn ...")
     p.add_argument("--protocols", nargs="+", default=["finetune"], choices=list(PROTOCOLS))
     p.add_argument("--transfer-data", help="prepared dataset to fine-tune on for the transfer protocol")
-    p.add_argument("--epochs", type=int, default=80)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, help="CPU threads per command (default: torch's)")
-    p.add_argument("--eval-overrides", nargs="*", default=[], metavar="KEY=VALUE")
-    p.add_argument("--results", default=str(ROOT / "results" / "mcc_ablation.json"))
-    p.add_argument("--dry-run", action="store_true", help="print the commands only")
     args = p.parse_args(argv)
     if "transfer" in args.protocols and not args.transfer_data:
         p.error("the transfer protocol needs --transfer-data")

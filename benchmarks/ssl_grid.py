@@ -11,6 +11,7 @@ scratch), top1, epochs, seed, command`` and some context.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shlex
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Grid", "Step"]
+__all__ = ["Grid", "Step", "common_arguments", "split_overrides", "write"]
 
 
 @dataclass
@@ -119,3 +120,16 @@ def split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
         i = argv.index("--")
         return argv[:i], argv[i + 1:]
     return argv, []
+
+
+def common_arguments(p: argparse.ArgumentParser, work: str, config: str, epochs: int, results: Path) -> None:
+    """The options both grids take."""
+    p.add_argument("--data", required=True, help="prepared dataset directory (e.g. N-UCLA, cross-view)")
+    p.add_argument("--work", default=work, help="run directories go here")
+    p.add_argument("--config", default=config, help="pretraining config of every row")
+    p.add_argument("--epochs", type=int, default=epochs, help="pretraining epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="CPU threads per command (default: torch's)")
+    p.add_argument("--eval-overrides", nargs="*", default=[], metavar="KEY=VALUE", help="for every evaluation")
+    p.add_argument("--results", default=str(results), help="records (JSON) and table (.md beside it)")
+    p.add_argument("--dry-run", action="store_true", help="print the commands only")
