@@ -551,6 +551,14 @@ def test_resnet_encoder_depth_and_width_knobs():
     dense, h = small.features(x)
     assert dense.shape == (2, 2, 64, 4, 3)  # (T, V) halved by each of the last three stages, persons kept
     torch.testing.assert_close(h, small(x))
+    # Parameters by hand: data BN over V·C, a 3×3 stem, then basic blocks (two 3×3 convs + BNs, a 1×1
+    # projection + BN where the shape changes), the README's count for the default ResNet-18 of width 64.
+    def block(c_in, c_out):
+        return 9 * c_in * c_out + 9 * c_out * c_out + 4 * c_out + (c_in * c_out + 2 * c_out if c_in != c_out else 0)
+
+    widths = [64, 64, 128, 128, 256, 256, 512, 512]
+    by_hand = 2 * 3 * 25 + (9 * 3 * 64 + 2 * 64) + sum(block(a, b) for a, b in zip([64] + widths[:-1], widths))
+    assert count(create_encoder("resnet", layout="ntu25")) == by_hand == 11_168_982
     three = create_encoder("resnet", layers=(1, 1, 1), width=8, layout="kinect20")
     assert three.feature_dim == 32 and three.temporal_stride == 4
     with pytest.raises(ValueError):
