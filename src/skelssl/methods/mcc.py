@@ -19,15 +19,11 @@ read from the zero padding):
   :mod:`skelssl.losses.triplet`).
 * ``L_NCE``: InfoNCE of ``x_b`` with the positive in the numerator (cosine
   similarity, τ = ``temperature`` = 0.5) against a memory bank of
-  ``bank_size`` embeddings of earlier batches, i.e. of other sequences (eq. 2
-  as the text describes it; the paper's K = 6536 is read as 65536, a
-  setting). The paper takes the bank from MoCo [9]: by default
-  (``nce_keys="momentum"``) the positive and the bank entries are keys of the
-  speed-changed clips from a momentum copy of the encoder (shuffle-BN under
-  DDP), as MoCo's are. ``nce_keys="online"`` uses the online ``x_p`` and
-  banks the online ``x_b``: the literal reading, which collapses (every
-  embedding equal, the loss stuck at ``log(K + 1)``) within a few steps on a
-  small encoder, because nothing current is ever a negative.
+  ``bank_size`` (K = 65536, the paper's "6536") embeddings of other sequences
+  from earlier batches (eq. 2 as the text describes it). As in MoCo, the bank
+  the paper cites, the positive and the bank entries are keys from a momentum
+  copy of the encoder (``nce_keys="online"``: the online embeddings, which
+  collapse; see ``docs/methods.md``).
 * **Continuity** (§3.2): a decoder of ST-GCN blocks (``decoder_hidden``, four)
   and a spatio-temporal deconvolution reads the positive clip's dense encoder
   map (from the same pass) and up-samples time by the interpolation rate
@@ -54,7 +50,6 @@ from torch import Tensor, nn
 
 from skelssl.augment.base import gather_frames, randint_below, valid_lengths
 from skelssl.augment.temporal import clip_index
-from skelssl.data.layouts import SkeletonLayout
 from skelssl.losses.infonce import info_nce_loss
 from skelssl.losses.triplet import triplet_loss
 from skelssl.memory.queue import MemoryQueue
@@ -98,11 +93,11 @@ class MCC(MomentumMethod):
         interpolation_rate: ``l`` (2; 1 = direct reconstruction).
         lambda_triplet, lambda_nce, lambda_interp: λ1, λ2, λ3 (0 switches a term off).
         nce_keys: ``momentum`` (MoCo keys for the positive and the bank) or ``online``.
-        momentum: EMA coefficient of the key encoder (``nce_keys="momentum"``).
         positive: whether there is a speed-changed positive (False: Table 2's "−" row).
         negative: ``shuffle``, ``jitter``, ``view`` or an augmentation spec applied to the basic clip.
         decoder_hidden: channels of the decoder's ST-GCN blocks.
-        layout, in_channels, num_frames: see :class:`~skelssl.methods.contrastive.ContrastiveMethod`.
+        **kwargs: ``momentum`` (0.999), ``shuffle_bn`` and the dataset's ``layout``, ``in_channels``,
+            ``num_frames``: see :class:`~skelssl.methods.momentum.MomentumMethod`.
     """
 
     def __init__(
@@ -120,15 +115,12 @@ class MCC(MomentumMethod):
         lambda_nce: float = 1.0,
         lambda_interp: float = 1.0,
         nce_keys: str = "momentum",
-        momentum: float = 0.999,
         positive: bool = True,
         negative: str | AugmentSpec = "shuffle",
         decoder_hidden: Sequence[int] = (128, 128, 64, 64),
-        layout: str | SkeletonLayout = "ntu25",
-        in_channels: int = 3,
-        num_frames: int | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(momentum=momentum, layout=layout, in_channels=in_channels, num_frames=num_frames)
+        super().__init__(**kwargs)
         self.speeds = tuple(int(r) for r in to_container(speeds))
         self.clip_length, self.rate = int(clip_length), int(interpolation_rate)
         self.margin, self.temperature = float(margin), float(temperature)
