@@ -74,7 +74,7 @@ def settle(model: torch.nn.Module, x: torch.Tensor) -> torch.nn.Module:
 
 
 def test_registries_list_everything():
-    assert list_encoders() == ["agcn", "asgcn", "bigru", "lstm", "stgcn", "stgcn_quarter"]
+    assert list_encoders() == ["agcn", "asgcn", "bigru", "lstm", "resnet", "resnet_small", "stgcn", "stgcn_quarter"]
     assert list_decoders() == ["gru_inpaint", "stgcn_upsample"]
     assert list_heads() == ["discriminator", "linear", "message_aggregation", "projection", "two_layer"]
     with pytest.raises(KeyError, match="unknown encoder"):
