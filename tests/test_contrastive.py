@@ -309,6 +309,14 @@ def test_mcc_loss_terms_switches_and_bank(monkeypatch):
         MCC(**kw, lambda_triplet=0, lambda_nce=0, lambda_interp=0)
     for negative in ("jitter", "view"):
         assert torch.isfinite(MCC(**kw, negative=negative)((x, None, None), 0)["loss"])
+    for backbone in ({"name": "agcn", "width": 0.125}, {"name": "asgcn", "width": 0.125}):  # the paper's others
+        assert torch.isfinite(MCC(**{**kw, "encoder": backbone})((x, None, None), 0)["loss"])
+    with pytest.raises(ValueError, match="per-joint dense map"):
+        MCC(**{**kw, "encoder": {"name": "resnet", "depth": 10, "width": 4}})
+    cnn = MCC(**{**kw, "encoder": {"name": "resnet", "depth": 10, "width": 4}}, lambda_interp=0)
+    assert torch.isfinite(cnn((x, None, None), 0)["loss"])
+    with pytest.raises(ValueError, match="multiple of the encoder's temporal stride"):
+        MCC(**{**kw, "clip_length": 10})
 
 
 def smooth_motions(n: int = 16, t: int = 100) -> torch.Tensor:

@@ -57,6 +57,7 @@ from skelssl.methods.base import register_method
 from skelssl.methods.components import AugmentSpec, EncoderSpec, build_augment, to_container
 from skelssl.methods.momentum import MomentumMethod, key_forward
 from skelssl.models.decoders import STGCNUpsampleDecoder
+from skelssl.models.gcn import GraphEncoder
 
 __all__ = ["MCC", "NEGATIVES", "interpolation_index"]
 
@@ -147,10 +148,13 @@ class MCC(MomentumMethod):
                 self.key = self.momentum_copy(self.net)
         if self.lambdas["interp"]:
             backbone = self.net.backbone
-            stride = int(getattr(backbone, "temporal_stride", 0))
-            if not stride or self.clip_length % stride:
-                raise ValueError(f"the interpolation decoder needs an encoder with a temporal_stride dividing "
-                                 f"clip_length={self.clip_length}; {type(backbone).__name__} has {stride or 'none'}")
+            if not isinstance(backbone, GraphEncoder):  # the decoder's graph convolutions need every joint
+                raise ValueError(f"the interpolation decoder reads a per-joint dense map: use a graph encoder "
+                                 f"(stgcn, agcn, asgcn), not {type(backbone).__name__}, or lambda_interp=0")
+            stride = backbone.temporal_stride
+            if self.clip_length % stride:
+                raise ValueError(f"clip_length={self.clip_length} must be a multiple of the encoder's temporal "
+                                 f"stride {stride} for the decoder's output to match the target")
             self.decoder = STGCNUpsampleDecoder(backbone.feature_dim, self.in_channels, self.layout,
                                                 rate=self.rate * stride, hidden=tuple(to_container(decoder_hidden)))
 
