@@ -22,6 +22,7 @@ is a short file:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from torch import Tensor, nn
@@ -61,11 +62,13 @@ class ContrastiveMethod(Method):
         self.num_frames = None if num_frames is None else int(num_frames)
         self.augment = build_augment(augment, self.layout)
 
-    def projected_encoder(self, encoder: EncoderSpec, out_dim: int, mlp: bool = True,
-                          projector: nn.Module | None = None) -> ProjectedEncoder:
-        """A fresh backbone with ``projector`` (default: ``fc-ReLU-fc`` to ``out_dim``, or one ``fc`` without ``mlp``)."""
+    def projected_encoder(self, encoder: EncoderSpec, out_dim: int = 128, mlp: bool = True,
+                          head: Callable[[int], nn.Module] | None = None) -> ProjectedEncoder:
+        """A fresh backbone and its projector: ``fc-ReLU-fc`` to ``out_dim`` (one ``fc`` without ``mlp``),
+        or ``head(feature_dim)`` for another head (a pretext's classifier)."""
         backbone = build_encoder(encoder, self.in_channels, self.layout, self.num_frames)
-        return ProjectedEncoder(backbone, projector or projection_head(backbone.feature_dim, out_dim, mlp))
+        d = backbone.feature_dim
+        return ProjectedEncoder(backbone, head(d) if head is not None else projection_head(d, out_dim, mlp))
 
     def augment_pair(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Two independently augmented copies of the joint batch (``x`` twice without a pipeline)."""

@@ -24,7 +24,7 @@ as in MCC (a start uniform in the valid sequence, every r-th frame, looping).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -36,7 +36,7 @@ from skelssl.augment.mixing import body_parts
 from skelssl.augment.temporal import clip_index
 from skelssl.data.layouts import SkeletonLayout
 from skelssl.methods.base import register_method
-from skelssl.methods.components import EncoderSpec, ProjectedEncoder, build_encoder, to_container
+from skelssl.methods.components import EncoderSpec, to_container
 from skelssl.methods.contrastive import ContrastiveMethod
 
 __all__ = ["PretextMethod", "PacePrediction", "ClipOrder", "CubicPuzzle"]
@@ -46,16 +46,12 @@ LIMBS = ("left_arm", "right_arm", "left_leg", "right_leg")
 
 
 class PretextMethod(ContrastiveMethod):
-    """A backbone (``self.net.backbone``) and a head trained with cross-entropy on drawn labels."""
+    """A backbone and a head (``self.net``, from ``head(feature_dim)``) trained with cross-entropy on drawn labels."""
 
-    def __init__(self, encoder: EncoderSpec, head: nn.Module | None, *, layout: str | SkeletonLayout,
+    def __init__(self, encoder: EncoderSpec, head: Callable[[int], nn.Module], *, layout: str | SkeletonLayout,
                  in_channels: int, num_frames: int | None) -> None:
         super().__init__(layout=layout, in_channels=in_channels, num_frames=num_frames)
-        backbone = build_encoder(encoder, self.in_channels, self.layout, self.num_frames)
-        self.net = ProjectedEncoder(backbone, head if head is not None else self.make_head(backbone.feature_dim))
-
-    def make_head(self, feature_dim: int) -> nn.Module:
-        raise TypeError(f"{type(self).__name__} must give a head")
+        self.net = self.projected_encoder(encoder, head=head)
 
     def clips(self, x: Tensor, starts: Tensor, step: Tensor | int, num_frames: int) -> Tensor:
         """``(N, C, num_frames, V, M)`` clips from ``starts`` every ``step`` frames, looping over the valid length."""
@@ -81,12 +77,10 @@ class PacePrediction(PretextMethod):
     def __init__(self, encoder: EncoderSpec = DEFAULT_ENCODER, clip_length: int = 32,
                  paces: Sequence[int] = (1, 2, 4, 8), layout: str | SkeletonLayout = "ntu25", in_channels: int = 3,
                  num_frames: int | None = None) -> None:
-        self.paces = tuple(int(r) for r in to_container(paces))
-        self.clip_length = int(clip_length)
-        super().__init__(encoder, None, layout=layout, in_channels=in_channels, num_frames=num_frames)
-
-    def make_head(self, feature_dim: int) -> nn.Module:
-        return nn.Linear(feature_dim, len(self.paces))
+        paces = tuple(int(r) for r in to_container(paces))
+        super().__init__(encoder, lambda d: nn.Linear(d, len(paces)), layout=layout, in_channels=in_channels,
+                         num_frames=num_frames)
+        self.paces, self.clip_length = paces, int(clip_length)
 
     def training_step(self, batch: tuple[Tensor, Tensor, Tensor], epoch: int) -> dict[str, Tensor]:
         x = batch[0]
@@ -103,8 +97,9 @@ class ClipOrder(PretextMethod):
                  in_channels: int = 3, num_frames: int | None = None) -> None:
         if num_clips < 2:
             raise ValueError(f"clip order needs at least 2 clips, got {num_clips}")
+        super().__init__(encoder, lambda d: nn.Identity(), layout=layout, in_channels=in_channels,
+                         num_frames=num_frames)
         self.num_clips, self.clip_length, self.interval = int(num_clips), int(clip_length), int(interval)
-        super().__init__(encoder, nn.Identity(), layout=layout, in_channels=in_channels, num_frames=num_frames)
         self.register_buffer("orders", _permutations(self.num_clips), persistent=False)
         self.pairs = list(itertools.combinations(range(self.num_clips), 2))
         self.pair_net = nn.Sequential(nn.Linear(2 * self.net.backbone.feature_dim, pair_dim), nn.ReLU(inplace=True))
@@ -129,8 +124,9 @@ class CubicPuzzle(PretextMethod):
                  num_frames: int | None = None) -> None:
         if clip_length % 4:
             raise ValueError(f"cubic puzzle cuts the clip into 4 temporal pieces; clip_length={clip_length}")
+        super().__init__(encoder, lambda d: nn.Identity(), layout=layout, in_channels=in_channels,
+                         num_frames=num_frames)
         self.clip_length, self.spatial_p = int(clip_length), float(spatial_p)
-        super().__init__(encoder, nn.Identity(), layout=layout, in_channels=in_channels, num_frames=num_frames)
         self.register_buffer("orders", _permutations(4), persistent=False)
         parts = body_parts(self.layout)
         masks = torch.zeros(len(LIMBS), self.layout.num_joints)
