@@ -544,6 +544,21 @@ def test_order_and_puzzle_labels_name_the_permutation_shown_to_the_classifier(na
     assert torch.equal(slots[unlooped].argsort(dim=1).argsort(dim=1), m.orders[labels][unlooped])
 
 
+def test_clip_order_and_cubic_puzzle_pieces():
+    torch.manual_seed(0)
+    order = create_method("clip_order", encoder=TINY_STGCN, layout="ntu25")
+    assert {tuple(o) for o in order.orders.tolist()} == set(itertools.permutations(range(3)))
+    assert len(order.orders) == 6 and order.pairs == [(0, 1), (0, 2), (1, 2)]
+    puzzle = create_method("cubic_puzzle", encoder=TINY_STGCN, layout="kinect20", clip_length=8)
+    clip = frame_numbered(8, n=2, v=20)
+    quarters = puzzle.pieces(clip, spatial=False)
+    assert quarters.shape == (4, 2, 3, 2, 20, 1) and quarters[2, 0, 0, :, 0, 0].tolist() == [5.0, 6.0]
+    limbs = puzzle.pieces(torch.ones(1, 3, 8, 20, 1), spatial=True)
+    visible = [(limbs[i, 0, 0, 0, :, 0] != 0).nonzero().flatten().tolist() for i in range(4)]
+    # Kinect v1: left arm 4-7, right arm 8-11, left leg 12-15, right leg 16-19; the trunk is never shown.
+    assert visible == [[4, 5, 6, 7], [8, 9, 10, 11], [12, 13, 14, 15], [16, 17, 18, 19]]
+
+
 # ----------------------------------------------------------------------------- the 2-D CNN encoder
 
 

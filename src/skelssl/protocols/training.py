@@ -8,12 +8,14 @@ TensorBoard logging and AMP as pretraining.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from torch import Tensor, nn
+from torch import nn
 from torch.utils.data import Dataset
+
+from skelssl.methods.components import build_augment  # noqa: F401  (the protocols' augmentation, as the methods')
 
 __all__ = ["as_config", "config_dict", "build_augment", "train_classifier", "protocol_device"]
 
@@ -30,17 +32,6 @@ def protocol_device(device: str | torch.device | None = None) -> torch.device:
     from skelssl.engine.trainer import default_device
 
     return torch.device(device) if device is not None else default_device()
-
-
-def build_augment(spec: Any, layout: Any) -> Callable[[Tensor, torch.Generator | None], Tensor] | None:
-    """An augmentation pipeline from a name / path / spec, or ``None`` for ``null``/``none``."""
-    if spec is None or (isinstance(spec, str) and spec.lower() in ("none", "null", "")):
-        return None
-    from skelssl.augment import build_pipeline
-
-    if isinstance(spec, DictConfig):
-        spec = OmegaConf.to_container(spec, resolve=True)
-    return build_pipeline(spec, layout=layout)
 
 
 def train_classifier(
