@@ -137,7 +137,7 @@ def test_virtual_camera_composes_r_x_r_y_r_z_in_the_papers_order_with_the_printe
     v = x[0, :, :, :, 0].permute(1, 2, 0)
     torch.testing.assert_close(cam.apply(x, params)[0, :, :, :, 0].permute(1, 2, 0), (v - v[0, 0]) @ R.T)
     # A rigid transform: every bone keeps its length.
-    bones = lambda y: (y[:, :, 1:] - y[:, :, :-1]).norm(dim=1)  # noqa: E731
+    bones = lambda y: (y[:, :, 1:] - y[:, :, :-1]).norm(dim=1)
     torch.testing.assert_close(bones(cam.apply(x, params)), bones(x))
 
 
@@ -566,7 +566,7 @@ def test_resnet_encoder_depth_and_width_knobs():
     small = create_encoder("resnet", depth=10, width=8, layout="kinect20")
     deeper = create_encoder("resnet", depth=18, width=8, layout="kinect20")
     wider = create_encoder("resnet", depth=10, width=16, layout="kinect20")
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    count = lambda m: sum(p.numel() for p in m.parameters())
     assert small.feature_dim == deeper.feature_dim == 64 and wider.feature_dim == 128
     assert count(small) < count(deeper) and count(small) < count(wider)
     assert len([b for b in deeper.blocks]) == 8 and len([b for b in small.blocks]) == 4
