@@ -6,12 +6,12 @@ import argparse
 import sys
 
 from skelssl import __version__
-from skelssl.cli import ensemble, evaluate, info, prepare, pretrain, run, semi, split
+from skelssl.cli import ensemble, evaluate, info, prepare, pretrain, run, semi, split, supervised
 from skelssl.data.types import SkeletonFileError
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = (run, prepare, info, split, pretrain, evaluate, semi, ensemble)
+COMMANDS = (run, prepare, info, split, pretrain, evaluate, supervised, semi, ensemble)
 
 
 def build_parser() -> argparse.ArgumentParser:

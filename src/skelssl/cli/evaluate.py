@@ -68,7 +68,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
     from skelssl.data.canonical import open_prepared
-    from skelssl.data.dataset import SkeletonDataset
+    from skelssl.data.dataset import dataset_from_config
     from skelssl.engine.config import config_to_dict
     from skelssl.protocols.encoders import pretrained_encoders, read_run_config
     from skelssl.protocols.features import joint_input
@@ -120,8 +120,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.out and len(views) > 1:
         raise ValueError(f"--out names one directory but {len(views)} views would be evaluated; add --view")
 
-    train_ds = SkeletonDataset(prepared, protocol=split_protocol, part="train")
-    test_ds = SkeletonDataset(prepared, protocol=split_protocol, part="test")
+    train_ds = dataset_from_config(prepared, cfg.data, train=True, protocol=split_protocol, part="train", seed=seed)
+    test_ds = dataset_from_config(prepared, cfg.data, train=False, protocol=split_protocol, part="test")
     tag = _protocol_tag(args, cfg, random_init)
     num_classes = prepared.num_classes
     class_names = list(prepared.info.get("class_names") or []) or None

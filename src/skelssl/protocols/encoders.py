@@ -51,9 +51,12 @@ def build_method(method_cfg: DictConfig | dict, prepared: PreparedDataset) -> nn
         kwargs = OmegaConf.to_container(method_cfg, resolve=True)
     else:
         kwargs = dict(method_cfg)
+    from skelssl.data.dataset import input_frames
+
     name = kwargs.pop("name")
-    _, channels, frames = prepared.info["shape"][:3]
-    return create_method(name, **kwargs, layout=prepared.layout.name, in_channels=int(channels), num_frames=int(frames))
+    channels = prepared.info["shape"][1]
+    return create_method(name, **kwargs, layout=prepared.layout.name, in_channels=int(channels),
+                         num_frames=input_frames(prepared))
 
 
 def load_method_weights(method: nn.Module, checkpoint: str | Path) -> dict[str, Any]:

@@ -36,6 +36,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from skelssl.data.canonical import PreparedDataset, open_prepared
+from skelssl.data.dataset import default_clip_frames, load_clips
 from skelssl.protocols.results import EvalContext, write_results
 from skelssl.protocols.semi import labeled_subset
 
@@ -52,11 +53,13 @@ class SemiBatches:
     """
 
     def __init__(self, prepared: PreparedDataset, labeled: np.ndarray, targets: np.ndarray, unlabeled: np.ndarray,
-                 batch_size: int, seed: int, with_unlabeled: bool = True, steps: int | None = None) -> None:
+                 batch_size: int, seed: int, with_unlabeled: bool = True, steps: int | None = None,
+                 clip_frames: int | None = None, clip_sampling: str = "random") -> None:
         if len(labeled) == 0:
             raise ValueError("semi-supervised training needs at least one labeled sample")
         self.prepared, self.labeled, self.targets, self.unlabeled = prepared, labeled, targets, unlabeled
         self.batch_size, self.seed, self.with_unlabeled = int(batch_size), int(seed), with_unlabeled
+        self.clip_frames, self.clip_sampling = clip_frames, clip_sampling
         self.steps = int(steps) if steps is not None else len(unlabeled) // self.batch_size
         if self.steps < 1:
             raise ValueError(f"{len(unlabeled)} unlabeled samples do not fill one batch of {batch_size}")
@@ -71,25 +74,30 @@ class SemiBatches:
         order_l = np.concatenate([rng.permutation(len(self.labeled)) for _ in range(cycles)])[:need]
         order_u = rng.permutation(len(self.unlabeled))[:need]
         labels = self.prepared.labels
+        # Random input clips (whole-sequence recipes) from their own stream, so the batch order above
+        # does not depend on whether the data has clips.
+        clip_rng = np.random.default_rng([self.seed, epoch, 1])
+
+        def load(rows: np.ndarray) -> torch.Tensor:
+            return load_clips(self.prepared, rows, clip_frames=self.clip_frames, sampling=self.clip_sampling,
+                              rng=clip_rng)
+
         for s in range(self.steps):
             pick = order_l[s * self.batch_size:(s + 1) * self.batch_size]
             rows_l = self.labeled[pick]
-            batch = {"x_l": _load_rows(self.prepared, rows_l), "y_l": torch.from_numpy(self.targets[pick]),
-                     "i_l": torch.from_numpy(rows_l)}
+            batch = {"x_l": load(rows_l), "y_l": torch.from_numpy(self.targets[pick]), "i_l": torch.from_numpy(rows_l)}
             if self.with_unlabeled:
                 rows_u = self.unlabeled[order_u[s * self.batch_size:(s + 1) * self.batch_size]]
-                batch.update(x_u=_load_rows(self.prepared, rows_u), y_u=torch.from_numpy(labels[rows_u]), i_u=torch.from_numpy(rows_u))
+                batch.update(x_u=load(rows_u), y_u=torch.from_numpy(labels[rows_u]), i_u=torch.from_numpy(rows_u))
             yield batch
 
 
-def _load_rows(prepared: PreparedDataset, rows: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(prepared.data[rows], dtype=np.float32))
-
-
-def _chunks(prepared: PreparedDataset, rows: np.ndarray, size: int = 256) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _chunks(prepared: PreparedDataset, rows: np.ndarray, clip_frames: int | None,
+            size: int = 256) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Evenly spaced clips (or whole samples) of ``rows`` in chunks, for the bank and testing."""
     for s in range(0, len(rows), size):
         part = rows[s:s + size]
-        yield _load_rows(prepared, part), torch.from_numpy(part)
+        yield load_clips(prepared, part, clip_frames=clip_frames, sampling="uniform"), torch.from_numpy(part)
 
 
 def build_semi_method(method_cfg: DictConfig | dict, prepared: PreparedDataset) -> Any:
@@ -121,10 +129,12 @@ def _fit(cfg: DictConfig, prepared: PreparedDataset, train_rows: np.ndarray, lab
     audit = np.full(len(prepared), -1, dtype=np.int64)
     audit[train_rows] = prepared.labels[train_rows]
     method.set_labels(labeled, targets, audit)
+    clip_frames = _clip_frames(cfg, prepared)
     if method.uses_unlabeled and not resume:  # a resumed run restores the bank from its checkpoint
-        method.fill_bank(_chunks(prepared, train_rows), torch.Generator().manual_seed(seed))
+        method.fill_bank(_chunks(prepared, train_rows, clip_frames), torch.Generator().manual_seed(seed))
     batches = SemiBatches(prepared, labeled, targets, unlabeled, int(cfg.data.batch_size), seed,
-                          with_unlabeled=method.uses_unlabeled, steps=steps)
+                          with_unlabeled=method.uses_unlabeled, steps=steps, clip_frames=clip_frames,
+                          clip_sampling=str(cfg.data.get("train_clip", "random")))
     callbacks = []
     every = int(cfg.semi.get("monitor_every") or 0)
     if every:
@@ -133,7 +143,7 @@ def _fit(cfg: DictConfig, prepared: PreparedDataset, train_rows: np.ndarray, lab
         test_rows, eval_seed = prepared.split(str(cfg.data.protocol), "test"), int(cfg.semi.get("eval_seed", 0))
 
         def test_accuracy(model: Any) -> dict[str, float]:
-            predicted = _predict(model, prepared, test_rows, eval_seed).argmax(dim=1).numpy()
+            predicted = _predict(model, prepared, test_rows, eval_seed, clip_frames).argmax(dim=1).numpy()
             return {"top1": float((predicted == prepared.labels[test_rows]).mean() * 100)}
 
         callbacks.append(EvalMonitor(test_accuracy, every=every, prefix="test"))
@@ -142,8 +152,14 @@ def _fit(cfg: DictConfig, prepared: PreparedDataset, train_rows: np.ndarray, lab
     return method, trainer.fit(resume=resume)
 
 
-def _predict(method: Any, prepared: PreparedDataset, rows: np.ndarray, seed: int) -> torch.Tensor:
-    return method.predict((x for x, _ in _chunks(prepared, rows)), seed=seed)
+def _clip_frames(cfg: DictConfig, prepared: PreparedDataset) -> int | None:
+    value = cfg.data.get("clip_frames", "auto")
+    return default_clip_frames(prepared) if value == "auto" else (None if value is None else int(value))
+
+
+def _predict(method: Any, prepared: PreparedDataset, rows: np.ndarray, seed: int,
+             clip_frames: int | None = None) -> torch.Tensor:
+    return method.predict((x for x, _ in _chunks(prepared, rows, clip_frames)), seed=seed)
 
 
 def train_semi(cfg: DictConfig, run_dir: str | Path, *, resume: bool | str = False,
@@ -180,7 +196,7 @@ def train_semi(cfg: DictConfig, run_dir: str | Path, *, resume: bool | str = Fal
                         quiet)
         method_1 = build_semi_method(cfg.method, prepared)
         load_method_weights(method_1, run_dir / "stage1")
-        probs = _predict(method_1, prepared, unlabeled, eval_seed).softmax(dim=1)
+        probs = _predict(method_1, prepared, unlabeled, eval_seed, _clip_frames(cfg, prepared)).softmax(dim=1)
         confidence, guess = probs.max(dim=1)
         keep = (confidence >= float(s.get("pseudo_threshold", 0.0))).numpy()
         extra.update(pseudo_labeled=int(keep.sum()),
@@ -193,7 +209,7 @@ def train_semi(cfg: DictConfig, run_dir: str | Path, *, resume: bool | str = Fal
         labeled, targets = labeled[order], targets[order]
 
     method, result = _fit(cfg, prepared, train_rows, labeled, targets, steps, run_dir, resume, quiet)
-    scores = _predict(method, prepared, test_rows, eval_seed).numpy()
+    scores = _predict(method, prepared, test_rows, eval_seed, _clip_frames(cfg, prepared)).numpy()
     counts = np.bincount(prepared.labels[labeled_ds.indices], minlength=prepared.num_classes)
     context = EvalContext(
         protocol="semi", method=str(cfg.method.name), view="joint", dataset=prepared.info.get("dataset"),
