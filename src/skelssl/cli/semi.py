@@ -55,7 +55,7 @@ def run_semi_cli(args: argparse.Namespace) -> int:
                        ("train.seed", args.seed)):
         if value is not None:
             overrides.append(f"{key}={value}")
-    cfg = load_config(args.method, overrides + list(args.overrides))
+    cfg = load_config(_config_name(args.method, Path(args.data)), overrides + list(args.overrides))
     s = cfg.semi
     if sum(s.get(k) is not None for k in ("labels_per_class", "label_fraction", "split_file")) != 1:
         raise ValueError("give exactly one of --labels-per-class, --label-fraction or --split-file")
@@ -69,3 +69,17 @@ def run_semi_cli(args: argparse.Namespace) -> int:
                   markup=False, highlight=False)
     console.print(f"run directory: {run_dir}", markup=False, highlight=False)
     return 0
+
+
+def _config_name(method: str, data: Path) -> str:
+    """``semi/<method>_<dataset>`` when shipped (dataset settings, e.g. N-UCLA's clips), else ``semi/<method>``."""
+    import json
+
+    from skelssl.engine.config import list_configs
+
+    if Path(method).suffix in (".yaml", ".yml") or "/" in method:
+        return method
+    info = data / "info.json"
+    dataset = json.loads(info.read_text()).get("dataset") if info.exists() else None
+    name = f"{method}_{dataset}"
+    return f"semi/{name}" if dataset and name in list_configs("semi") else f"semi/{method}"
