@@ -384,7 +384,7 @@ def test_all_skipped_writes_the_summary_and_prints_the_reasons(tmp_path, capsys)
 def test_resumed_prepare_keeps_its_on_error(tmp_path):
     from test_prepare import _make_raw
 
-    # Files sort as 0_0, 0_3 (bad), 0_6, 0_9 (crash), ...: chunk 0 holds the bad file.
+    # Files sort as 0_0_2, 0_3_5 (bad), 0_6_4, 0_9_3 (crash), ...: chunk 0 holds the bad file.
     raw = _make_raw(tmp_path / "raw", n=12, bad=(3,), crash=(9,))
     out = tmp_path / "out"
     opts = {"crash": True}
@@ -393,7 +393,7 @@ def test_resumed_prepare_keeps_its_on_error(tmp_path):
                         on_error="skip")
     (raw / "0_9_3.toy").write_text("ok")
     # The default run must not inherit the interrupted skip run's skips.
-    with pytest.raises(SkeletonFileError, match=r"0_3_3\.toy: wrong joint count 19"):
+    with pytest.raises(SkeletonFileError, match=r"0_3_5\.toy: wrong joint count 19"):
         prepare_dataset("toy_test", out, raw, workers=1, progress=False, chunk_size=3, reader_options=opts)
     summary = prepare_dataset("toy_test", out, raw, workers=1, progress=False, chunk_size=3, reader_options=opts,
                               on_error="skip")

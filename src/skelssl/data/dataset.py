@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from skelssl.data.canonical import PreparedDataset, open_prepared, read_index_file
+from skelssl.data.canonical import PreparedDataset, check_indices, open_prepared, read_index_file
 
 __all__ = ["SkeletonDataset"]
 
@@ -37,10 +37,9 @@ class SkeletonDataset(Dataset):
                 raise ValueError("a protocol split needs a part, e.g. part='train'")
             indices = self.prepared.split(protocol, part)
         elif isinstance(indices, (str, Path)):
-            indices = read_index_file(Path(indices))
-        self.indices = np.arange(len(self.prepared)) if indices is None else np.asarray(indices, dtype=np.int64)
-        if len(self.indices) and (self.indices.min() < 0 or self.indices.max() >= len(self.prepared)):
-            raise IndexError(f"{self.prepared.root}: split indices outside 0..{len(self.prepared) - 1}")
+            indices = read_index_file(Path(indices), num_samples=len(self.prepared))
+        n = len(self.prepared)
+        self.indices = np.arange(n) if indices is None else check_indices(indices, n, self.prepared.root)
 
     def __len__(self) -> int:
         return len(self.indices)

@@ -14,7 +14,11 @@ META_COLUMNS = ("sample_id", "label", "subject", "view", "setup", "replication",
 
 
 class SkeletonFileError(ValueError):
-    """A raw file that cannot be read. The message names the file and what is wrong."""
+    """A data file (raw, or prepared by ``skelssl prepare``) that cannot be read.
+
+    The message names the file, then what is wrong (with the line where the
+    format has lines); ``reason`` is a short category used to count skips.
+    """
 
     def __init__(self, path: str | Path, problem: str, reason: str = "malformed"):
         self.path = str(path)
