@@ -31,16 +31,12 @@ import numpy as np
 from skelssl.data.files import load_npy, read_json_file, read_text_file
 from skelssl.data.layouts import SkeletonLayout, get_layout, layout_from_spec, register_or_reuse
 from skelssl.data.readers.base import DatasetReader, Split, register_reader
-from skelssl.data.types import RawSequence, SkeletonFileError, check_finite
+from skelssl.data.types import UNITS, RawSequence, SkeletonFileError, check_finite, to_metres
 
 __all__ = ["CustomReader", "load_layout_spec", "ARRAY_ORDERS"]
 
 ARRAY_ORDERS = ("NMTVC", "NCTVM")
 DATASET_KEYS = ("layout", "num_classes", "class_names", "array_order", "units", "description")
-# Length units of x, y, z: the factor to metres. Undeclared units are taken as metres and checked.
-UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}
-# A Kinect-style sensor sees people within a few metres; a coordinate beyond this is not in metres.
-MAX_METRES = 20.0
 META_INT_COLUMNS = ("subject", "view", "setup", "replication")
 SPLIT_PREFIX = "split_"
 SPLIT_VALUES = ("train", "test", "")
@@ -247,25 +243,11 @@ def _load_dataset(root: Path) -> _Dataset:
 
 
 def _to_metres(where: str, joints: np.ndarray, ds: _Dataset) -> np.ndarray:
-    """Scale the x, y, z channels to metres by the declared units; reject undeclared non-metre 3D data."""
-    axes = [i for i, c in enumerate(ds.layout.channels) if c in ("x", "y", "z")]
-    if not axes:
-        return joints
-    if ds.units is not None:
-        if ds.units != "m":
-            joints = joints.copy()
-            joints[..., axes] *= np.float32(UNITS[ds.units])
-        return joints
-    if "z" not in ds.layout.channels:
+    """x, y, z in metres by the declared units; undeclared 3D data must look like metres (2D is left alone)."""
+    axes = tuple(i for i, c in enumerate(ds.layout.channels) if c in ("x", "y", "z"))
+    if not axes or (ds.units is None and "z" not in ds.layout.channels):
         return joints  # 2D keypoints are in the pose estimator's own units (pixels or normalised)
-    peak = float(np.abs(joints[..., axes]).max())
-    if peak > MAX_METRES:
-        raise SkeletonFileError(
-            where, f"a coordinate reaches {peak:g}, which is not metres (skelssl expects metres; a person is "
-            f"within {MAX_METRES:g} m of the sensor): set \"units\": \"mm\" (or \"cm\") in dataset.json, or "
-            f"\"units\": \"m\" if these really are metres", reason="units",
-        )
-    return joints
+    return to_metres(where, joints, ds.units, axes, hint='set "units": "mm" (or "cm") in dataset.json')
 
 
 @register_reader("custom")
