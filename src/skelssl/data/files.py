@@ -125,7 +125,11 @@ def load_npy(path: str | Path, *, mmap: bool = False, label: str | Path | None =
                 version = None  # not .npy (maybe an .npz archive): np.load below decides
             if version in ((1, 0), (2, 0)):
                 read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
-                shape, _, dtype = read_header(f)
+                try:
+                    shape, _, dtype = read_header(f)
+                except Exception as err:  # noqa: BLE001 - numpy's header parser (tokenize, literal_eval) has many
+                    raise SkeletonFileError(label, f"damaged .npy header ({type(err).__name__}: {one_line(err)[:100]})",
+                                            reason="malformed") from None
                 if dtype.hasobject:
                     raise SkeletonFileError(label, "holds Python objects (a pickled array); save a numeric array",
                                             reason="malformed")

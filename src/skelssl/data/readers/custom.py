@@ -322,7 +322,8 @@ class CustomReader(DatasetReader):
                                     reason="wrong_channel_count")
         if m == 0 or t == 0:
             raise SkeletonFileError(where, f"zero-length sequence (shape {sample.shape})", reason="empty")
-        joints = np.ascontiguousarray(sample, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # beyond float32 becomes inf: reported just below
+            joints = np.ascontiguousarray(sample, dtype=np.float32)
         check_finite(where, joints)
         joints = _to_metres(where, joints, ds)
         present = joints.any(axis=(2, 3))

@@ -201,7 +201,8 @@ class UTDMHADReader(_KinectV1Reader):
         if skel.ndim != 3 or skel.shape[:2] != (NUM_JOINTS, 3) or skel.shape[2] == 0:
             raise SkeletonFileError(path, f"'d_skel' must be 20 x 3 x T, got {' x '.join(map(str, skel.shape))}",
                                     reason="wrong_joint_count" if skel.ndim == 3 and skel.shape[2] else "malformed")
-        joints = np.asarray(skel, dtype=np.float32).transpose(2, 0, 1)
+        with np.errstate(over="ignore", invalid="ignore"):  # beyond float32 becomes inf: reported later
+            joints = np.asarray(skel, dtype=np.float32).transpose(2, 0, 1)
         return [self._sequence(path, path.name[: -len("_skeleton.mat")], joints, label=action - 1, subject=subject,
                                replication=trial)]
 
@@ -289,8 +290,9 @@ class UTKinectReader(_KinectV1Reader):
         if actions is None:
             raise SkeletonFileError(path, f"sequence {key} has no entry in actionLabel.txt", reason="missing_labels")
         rows = parse_number_rows(path, read_file_bytes(path), 1 + 3 * NUM_JOINTS)
+        check_finite(path, rows)
         frame_no = rows[:, 0]
-        if not np.all(frame_no == np.round(frame_no)):
+        if not np.all((frame_no == np.round(frame_no)) & (np.abs(frame_no) < 2**24)):
             raise SkeletonFileError(path, "the first value of every line must be the frame number", reason="malformed")
         # Some sequences repeat a frame number: keep its first line, in frame order.
         _, first = np.unique(frame_no, return_index=True)

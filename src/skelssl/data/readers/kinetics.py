@@ -167,8 +167,9 @@ class KineticsReader(DatasetReader):
         present = np.zeros((num_slots, num_frames), dtype=bool)
         if poses:
             try:
-                pose = np.asarray(poses, dtype=np.float32)
-                score = np.asarray(scores, dtype=np.float32)
+                with np.errstate(over="ignore", invalid="ignore"):  # inf is reported by check_finite
+                    pose = np.asarray(poses, dtype=np.float32)
+                    score = np.asarray(scores, dtype=np.float32)
             except (ValueError, TypeError, OverflowError):
                 raise SkeletonFileError(path, "poses/scores have differing lengths or non-numeric values",
                                         reason="wrong_joint_count") from None

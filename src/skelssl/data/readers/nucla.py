@@ -58,7 +58,8 @@ class NUCLAReader(DatasetReader):
         if len(frames) == 0:
             raise SkeletonFileError(path, "zero-length sequence (no frames)", reason="empty")
         try:
-            joints = np.asarray(frames, dtype=np.float32)
+            with np.errstate(over="ignore", invalid="ignore"):  # beyond float32 becomes inf: reported below
+                joints = np.asarray(frames, dtype=np.float32)
         except (ValueError, TypeError, OverflowError):
             raise SkeletonFileError(path, "frames have differing joint counts or non-numeric values",
                                     reason="wrong_joint_count") from None

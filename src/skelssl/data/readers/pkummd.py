@@ -136,7 +136,8 @@ def parse_number_rows(path: str | Path, data: bytes, width: int) -> np.ndarray:
         )
     tokens = data.split()
     try:
-        values = np.array(tokens, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # beyond float32 becomes inf: check_finite reports it
+            values = np.array(tokens, dtype=np.float32)
     except ValueError:
         # Slow path only to point at the offending token.
         for i, tok in enumerate(tokens):
