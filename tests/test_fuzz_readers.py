@@ -7,7 +7,9 @@ dropped / swapped lines). The only allowed outcomes are parsed sequences that
 satisfy the :class:`RawSequence` contract (finite float32 joints of the
 layout's shape, a matching ``present`` mask, integer labels) or the documented
 :class:`SkeletonFileError`; any other exception, or a read that takes longer
-than a few seconds, fails. Examples are derandomised and bounded so the whole
+than a few seconds, fails. Parsed sequences then go the way ``prepare`` sends
+them (the no-body check and the crossclr, agcn, sgn and raw recipes), with the
+same two outcomes allowed. Examples are derandomised and bounded so the whole
 file runs in well under a minute.
 """
 
@@ -28,10 +30,12 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from skelssl.data import layouts  # noqa: E402
+from skelssl.data.prepare import _check_has_body  # noqa: E402
 from skelssl.data.readers import get_reader  # noqa: E402
+from skelssl.data.recipes import get_recipe  # noqa: E402
 from skelssl.data.types import RawSequence, SkeletonFileError  # noqa: E402
 
-FUZZ = settings(max_examples=120, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=200, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 TIME_LIMIT_S = 10
 
@@ -89,6 +93,9 @@ def time_limit(seconds: int):
         signal.signal(signal.SIGALRM, previous)
 
 
+RECIPES = [get_recipe(name) for name in ("crossclr", "agcn", "sgn", "raw")]
+
+
 def check(seqs, num_joints: int, num_channels: int = 3) -> None:
     assert isinstance(seqs, list)
     for seq in seqs:
@@ -98,6 +105,12 @@ def check(seqs, num_joints: int, num_channels: int = 3) -> None:
         assert np.isfinite(j).all()
         assert seq.present.dtype == bool and seq.present.shape == j.shape[:2]
         assert isinstance(seq.label, int) and isinstance(seq.sample_id, str)
+        layout = layouts.get_layout(seq.layout)
+        for recipe in RECIPES:
+            if all(role in layout.roles for role in recipe.required_roles()):
+                out = outcome(lambda: (_check_has_body(seq.source, seq), recipe(seq))[1])
+                if out is not None:
+                    assert np.isfinite(out.data).all()
 
 
 def outcome(fn, *args, **kwargs):
