@@ -414,3 +414,45 @@ def test_required_layout_roles_are_checked_before_any_work(tmp_path):
     message = str(err.value)
     assert "recipe 'agcn' needs layout roles" in message and "spine_mid" in message and "test_tri3_roles" in message
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------------
+# Custom data: units and dataset.json keys
+
+
+def _custom_k20(root: Path, array: np.ndarray, **meta) -> Path:
+    root.mkdir(parents=True)
+    (root / "dataset.json").write_text(json.dumps({"layout": "kinect20", "num_classes": 2, **meta}))
+    (root / "samples.csv").write_text("sample_id,label\ns1,0\n")
+    (root / "skeletons").mkdir()
+    np.save(root / "skeletons" / "s1.npy", array)
+    return root
+
+
+def test_millimetre_data_is_rejected_unless_declared(tmp_path):
+    pose = np.tile(np.linspace(-0.9, 0.9, 20)[:, None], (1, 3)) + [0.0, 0.0, 3.0]
+    frames = np.repeat(pose[None], 5, axis=0).astype(np.float32)
+    undeclared = _custom_k20(tmp_path / "a", 1000 * frames)
+    reader = get_reader("custom")
+    (item,) = reader.discover(undeclared)
+    with pytest.raises(SkeletonFileError, match=r'not metres.*"units": "mm"') as err:
+        reader.read(item)
+    assert err.value.reason == "units" and "s1.npy" in str(err.value)
+    declared = _custom_k20(tmp_path / "b", 1000 * frames, units="mm")
+    reader = get_reader("custom")
+    (seq,) = reader.read(reader.discover(declared)[0])
+    np.testing.assert_allclose(seq.joints[0], frames, rtol=1e-6)
+    metres = _custom_k20(tmp_path / "c", frames)
+    reader = get_reader("custom")
+    (seq,) = reader.read(reader.discover(metres)[0])
+    np.testing.assert_array_equal(seq.joints[0], frames)
+
+
+def test_dataset_json_typo_is_an_error_with_a_did_you_mean(tmp_path):
+    root = _custom_k20(tmp_path / "a", np.ones((3, 20, 3), np.float32), num_clases=3)
+    with pytest.raises(SkeletonFileError, match="unknown key 'num_clases' \\(did you mean 'num_classes'\\?\\)") as err:
+        get_reader("custom").discover(root)
+    assert str(root / "dataset.json") in str(err.value)
+    root = _custom_k20(tmp_path / "b", np.ones((3, 20, 3), np.float32), units="inch")
+    with pytest.raises(SkeletonFileError, match="units must be one of m, cm, mm"):
+        get_reader("custom").discover(root)
