@@ -155,6 +155,16 @@ def test_option_values_are_checked_up_front():
         get_reader("kinetics", frame_base=2)
     with pytest.raises(ValueError, match="segmentation"):
         get_reader("pkummd1", segmentation="maybe")
+    with pytest.raises(ValueError, match="max_people"):
+        get_reader("kinetics", max_people=0)
+    with pytest.raises(ValueError, match="label_dir"):
+        get_reader("pkummd2", label_dir=3)
+    with pytest.raises(ValueError, match="units"):
+        get_reader("utkinect", units="inch")
+    with pytest.raises(ValueError, match="reader option num_samples of synthetic must be an integer, got 'abc'"):
+        get_reader("synthetic", num_samples="abc")
+    with pytest.raises(ValueError, match="seed of synthetic must be an integer"):
+        get_reader("synthetic", seed=1.5)
 
 
 # ---------------------------------------------------------------------------
