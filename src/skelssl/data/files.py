@@ -124,6 +124,12 @@ def load_npy(path: str | Path, *, mmap: bool = False, label: str | Path | None =
             except ValueError:
                 version = None  # not .npy (maybe an .npz archive): np.load below decides
             if version in ((1, 0), (2, 0)):
+                size_bytes = 2 if version == (1, 0) else 4
+                start = f.tell()
+                header_len = int.from_bytes(f.read(size_bytes), "little")
+                if path.stat().st_size < start + size_bytes + header_len:
+                    raise SkeletonFileError(label, "cut short inside the .npy header", reason="truncated")
+                f.seek(start)
                 read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
                 try:
                     shape, _, dtype = read_header(f)
