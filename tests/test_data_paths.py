@@ -7,7 +7,6 @@ Every test builds its inputs by hand in ``tmp_path``.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from skelssl.data.layouts import _LAYOUTS, layout_from_spec
 from skelssl.data.recipes import get_recipe

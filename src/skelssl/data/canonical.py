@@ -127,7 +127,8 @@ def read_index_file(path: Path, num_samples: int | None = None) -> np.ndarray:
         try:
             value = int(line)
         except ValueError:
-            raise SkeletonFileError(path, f"line {n}: not an integer index: {line[:40]!r}", reason="malformed") from None
+            raise SkeletonFileError(path, f"line {n}: not an integer index: {line[:40]!r}",
+                                    reason="malformed") from None
         if num_samples is not None and not 0 <= value < num_samples:
             raise SkeletonFileError(path, f"line {n}: index {value} outside 0..{num_samples - 1} "
                                     f"(the dataset has {num_samples} samples)", reason="bad_index")
@@ -216,7 +217,8 @@ def open_prepared(root: str | Path, mmap: bool = True) -> PreparedDataset:
 def _read_info(path: Path) -> dict:
     info = read_json_file(path)
     if not isinstance(info, dict):
-        raise SkeletonFileError(path, f"must hold a JSON object, got {type(info).__name__}; {_REBUILD}", reason="corrupt")
+        raise SkeletonFileError(path, f"must hold a JSON object, got {type(info).__name__}; {_REBUILD}",
+                                reason="corrupt")
     missing = [k for k in _INFO_KEYS if k not in info]
     if missing:
         raise SkeletonFileError(path, f"missing keys {missing}; {_REBUILD}", reason="corrupt")

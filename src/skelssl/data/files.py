@@ -130,7 +130,8 @@ def load_npy(path: str | Path, *, mmap: bool = False, label: str | Path | None =
                 if path.stat().st_size < start + size_bytes + header_len:
                     raise SkeletonFileError(label, "cut short inside the .npy header", reason="truncated")
                 f.seek(start)
-                read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+                read_header = (npy_format.read_array_header_1_0 if version == (1, 0)
+                               else npy_format.read_array_header_2_0)
                 try:
                     shape, _, dtype = read_header(f)
                 except Exception as err:  # noqa: BLE001 - numpy's header parser (tokenize, literal_eval) has many

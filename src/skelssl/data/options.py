@@ -43,7 +43,9 @@ def check_options(kind: str, owner: str, given: Iterable[str], accepted: Iterabl
             raise UnknownOptionError(f"unknown {kind} option {name!r} for {owner} (it takes none)")
         close = difflib.get_close_matches(name, accepted, n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UnknownOptionError(f"unknown {kind} option {name!r} for {owner}{hint}; its options: {', '.join(accepted)}")
+        raise UnknownOptionError(
+            f"unknown {kind} option {name!r} for {owner}{hint}; its options: {', '.join(accepted)}"
+        )
 
 
 def check_bool(kind: str, owner: str, name: str, value: Any) -> bool:

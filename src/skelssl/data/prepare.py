@@ -274,7 +274,8 @@ def prepare_dataset(
     summary = PrepareSummary(dataset=dataset, out_dir=str(out), recipe=recipe_name, resumed_chunks=len(records),
                              on_error=on_error)
     todo = [t for t in tasks if t.index not in records]
-    _run_tasks(todo, records, workers, progress, total_items=len(items), done_items=sum(r["items"] for r in records.values()))
+    done_items = sum(r["items"] for r in records.values())
+    _run_tasks(todo, records, workers, progress, total_items=len(items), done_items=done_items)
 
     summary.items = len(items)
     summary.skipped = listed_skips + [s for i in range(len(tasks)) for s in records[i]["skips"]]

@@ -119,7 +119,8 @@ def _read_table(root: Path) -> tuple[Path, list[tuple[dict, str]]]:
             reader.fieldnames = [n.strip() for n in reader.fieldnames]
             rows = [(dict(r), f"{csv_path.name} line {reader.line_num}") for r in reader]
         except csv.Error as err:
-            raise SkeletonFileError(csv_path, f"line {reader.line_num}: not valid CSV ({err})", reason="malformed") from None
+            raise SkeletonFileError(csv_path, f"line {reader.line_num}: not valid CSV ({err})",
+                                    reason="malformed") from None
         return csv_path, rows
     if json_path.is_file():
         records = read_json_file(json_path)

@@ -157,7 +157,7 @@ class MSRAction3DReader(_KinectV1Reader):
 
 @register_reader("utd_mhad")
 class UTDMHADReader(_KinectV1Reader):
-    """UTD-MHAD skeletons (``*_skeleton.mat``, variable ``d_skel``), 27 actions, 8 subjects; see the module docstring."""
+    """UTD-MHAD skeletons (``*_skeleton.mat``, variable ``d_skel``), 27 actions, 8 subjects (see the module)."""
 
     native_joints = UTD_MHAD_JOINTS
     train_subjects = (1, 3, 5, 7)
@@ -261,8 +261,9 @@ class UTKinectReader(_KinectV1Reader):
                 continue
             row = self._ROW.fullmatch(text)
             if row is None or current is None:
-                raise SkeletonFileError(path, f"line {n}: expected 'sXX_eYY' or 'action: first last', got {text[:60]!r}",
-                                        reason="bad_label")
+                raise SkeletonFileError(
+                    path, f"line {n}: expected 'sXX_eYY' or 'action: first last', got {text[:60]!r}", reason="bad_label"
+                )
             action, first, last = row.groups()
             if action not in self.class_names:
                 raise SkeletonFileError(path, f"line {n}: unknown action {action!r} (known: "
