@@ -3,7 +3,8 @@
 Each reader gets a small valid file in its release's exact format, then up to
 four random mutations (cuts, deleted / inserted / replaced bytes, hostile
 tokens such as ``nan``, ``1e400``, ``[1]``, a BOM or a NUL, duplicated /
-dropped / swapped lines). The only allowed outcomes are parsed sequences that
+dropped / swapped lines; in JSON files, a field at any depth replaced by a
+hostile value such as ``[1]``, ``"abc"``, ``null`` or ``{}``, or dropped). The only allowed outcomes are parsed sequences that
 satisfy the :class:`RawSequence` contract (finite float32 joints of the
 layout's shape, a matching ``present`` mask, integer labels) or the documented
 :class:`SkeletonFileError`; any other exception, or a read that takes longer
@@ -45,11 +46,48 @@ TOKENS = [b"", b"0", b"-1", b"1e400", b"-1e400", b"nan", b"NaN", b"inf", b"-Infi
 TOKEN = re.compile(rb"[^\s,\[\]{}:\"]+")
 
 
+# Values a JSON field should never hold, for the structure-aware mutation of JSON files.
+HOSTILE = [None, True, -1, 0, 1.5, 1e308, 10**20, "abc", "", "7", [], {}, [1], [[1, 2]], {"a": 1}]
+
+
+def _json_paths(node, path=(), depth=0):
+    yield path
+    if depth > 4:
+        return
+    items = node.items() if isinstance(node, dict) else enumerate(node[:3]) if isinstance(node, list) else ()
+    for key, child in items:
+        yield from _json_paths(child, path + (key,), depth + 1)
+
+
+def mutate_json(data: st.DataObject, blob: bytes) -> bytes:
+    """Replace one field (any depth) of a JSON document with a hostile value, or drop it."""
+    try:
+        doc = json.loads(blob)
+    except ValueError:
+        return blob
+    paths = list(_json_paths(doc))
+    path = paths[data.draw(st.integers(0, len(paths) - 1), label="json_path")]
+    value = data.draw(st.sampled_from(HOSTILE + ["<drop>"]), label="json_value")
+    if not path:
+        return json.dumps(value if value != "<drop>" else None).encode()
+    parent = doc
+    for key in path[:-1]:
+        parent = parent[key]
+    if value == "<drop>":
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return json.dumps(doc).encode()
+
+
 def mutate(data: st.DataObject, blob: bytes) -> bytes:
     out = bytearray(blob)
     for _ in range(data.draw(st.integers(1, 4), label="mutations")):
         op = data.draw(st.sampled_from(["cut", "delete", "insert", "token", "byte", "dup_line", "drop_line",
-                                        "swap_lines"]), label="op")
+                                        "swap_lines", "json", "json"]), label="op")
+        if op == "json":
+            out = bytearray(mutate_json(data, bytes(out)))
+            continue
         n = len(out)
         pos = data.draw(st.integers(0, n), label="pos")
         if op == "cut":
