@@ -24,17 +24,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from skelssl.data import layouts  # noqa: E402
-from skelssl.data.prepare import _check_has_body  # noqa: E402
-from skelssl.data.readers import get_reader  # noqa: E402
-from skelssl.data.recipes import get_recipe  # noqa: E402
-from skelssl.data.types import RawSequence, SkeletonFileError  # noqa: E402
+from skelssl.data import layouts
+from skelssl.data.prepare import _check_has_body
+from skelssl.data.readers import get_reader
+from skelssl.data.recipes import get_recipe
+from skelssl.data.types import RawSequence, SkeletonFileError
 
 FUZZ = settings(max_examples=200, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
