@@ -260,6 +260,20 @@ def test_kinetics_file_label_of_odd_type(tmp_path):
     assert err.value.reason == "bad_label" and str(item) in str(err.value)
 
 
+def test_a_sample_without_any_body_is_counted_empty_whatever_the_reader(tmp_path):
+    from test_kinetics_reader import person, write_video
+
+    root = tmp_path / "kin"
+    write_video(root / "kinetics_val" / "someone.json", [{"frame_index": 1, "skeleton": [person(0.1)]}])
+    write_video(root / "kinetics_val" / "nobody.json", [{"frame_index": 1, "skeleton": []},
+                                                       {"frame_index": 2, "skeleton": []}])
+    with pytest.raises(SkeletonFileError, match=r"nobody\.json: sample nobody: no body in any frame"):
+        prepare_dataset("kinetics", tmp_path / "strict", root, workers=1, progress=False, recipe="raw")
+    summary = prepare_dataset("kinetics", tmp_path / "out", root, on_error="skip", workers=1, progress=False,
+                              recipe="raw")
+    assert summary.samples_kept == 1 and summary.skipped_by_reason == {"empty": 1}
+
+
 def test_kinetics_not_found_names_the_folders_it_expects(tmp_path):
     raw = tmp_path / "raw"
     (raw / "train").mkdir(parents=True)

@@ -31,7 +31,9 @@ Conventions:
   metadata. The protocol is ``"val"``: train = train folder, test = val folder.
 * Videos whose label-index entry says ``has_skeleton: false`` raise
   :class:`SkeletonFileError` with reason ``"no_skeleton"`` (ST-GCN ignores them
-  too). The label index's ``label_index`` is authoritative; a disagreeing
+  too). A video whose frames list nobody is read (all slots absent) and then
+  counted by ``prepare`` as ``"empty"``, like any sample without a body, rather
+  than kept as zeros. The label index's ``label_index`` is authoritative; a disagreeing
   ``label_index`` inside the video file raises ``"bad_label"``, and so does a
   label-index entry that is not ``{"has_skeleton": bool, "label": str,
   "label_index": int}`` (the message names the index file and the video).
