@@ -60,6 +60,8 @@ def run_prepare(args: argparse.Namespace) -> int:
 def _print_summary(summary, out: str) -> None:
     console.print(summary_table(summary))
     for skip in summary.skipped[:20]:
-        console.print(f"  skipped ({skip['reason']}): {skip['message']}", markup=False, highlight=False, soft_wrap=True)
+        # soft_wrap: a long path stays on one line, whole and greppable.
+        console.print(f"  skipped ({skip['reason']}): {skip['message']}", markup=False, highlight=False,
+                      soft_wrap=True)
     if len(summary.skipped) > 20:
         console.print(f"  ... {len(summary.skipped) - 20} more in {out}/summary.json", markup=False)

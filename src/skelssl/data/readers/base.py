@@ -47,6 +47,7 @@ __all__ = [
 # A protocol's split: name -> indices into the prepared dataset (e.g. "train", "test").
 Split = dict[str, np.ndarray]
 
+
 @dataclass
 class ReadResult:
     """Everything one work item yields.
