@@ -31,10 +31,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from skelssl.data.canonical import PreparedDataset, open_prepared, read_index_file
+from skelssl.data.canonical import PreparedDataset, check_indices, open_prepared, read_index_file
 
-__all__ = ["SkeletonDataset", "CLIP_SAMPLING", "clip_indices", "default_clip_frames", "load_clips", "dataset_from_config",
-           "input_frames"]
+__all__ = ["SkeletonDataset", "CLIP_SAMPLING", "check_recipe", "clip_indices", "default_clip_frames", "load_clips",
+           "dataset_from_config", "input_frames"]
 
 CLIP_SAMPLING = ("uniform", "random")
 
@@ -117,10 +117,9 @@ class SkeletonDataset(Dataset):
                 raise ValueError("a protocol split needs a part, e.g. part='train'")
             indices = self.prepared.split(protocol, part)
         elif isinstance(indices, (str, Path)):
-            indices = read_index_file(Path(indices))
-        self.indices = np.arange(len(self.prepared)) if indices is None else np.asarray(indices, dtype=np.int64)
-        if len(self.indices) and (self.indices.min() < 0 or self.indices.max() >= len(self.prepared)):
-            raise IndexError(f"{self.prepared.root}: split indices outside 0..{len(self.prepared) - 1}")
+            indices = read_index_file(Path(indices), num_samples=len(self.prepared))
+        n = len(self.prepared)
+        self.indices = np.arange(n) if indices is None else check_indices(indices, n, self.prepared.root)
         if sampling not in CLIP_SAMPLING:
             raise ValueError(f"unknown clip sampling {sampling!r}; use one of {CLIP_SAMPLING}")
         if clip_frames == "auto":
@@ -168,6 +167,22 @@ class SkeletonDataset(Dataset):
         return x, int(self.prepared.labels[k]), k
 
 
+def check_recipe(prepared: PreparedDataset, data_cfg) -> None:
+    """Refuse data prepared with another recipe than the config's ``data.recipe`` (when it names one).
+
+    Dataset configs tune augmentation and clips to one recipe (N-UCLA's to
+    ``agc_lstm``, whose min-max range the training pipeline restores); on
+    other data they would train on inputs the test never sees.
+    """
+    get = data_cfg.get if hasattr(data_cfg, "get") else (lambda k, d=None: d)
+    expected = get("recipe", None)
+    actual = (prepared.info.get("recipe") or {}).get("name")
+    if expected and actual and expected != actual:
+        raise ValueError(f"{prepared.root}: prepared with recipe {actual!r}, but this config is for {expected!r} "
+                         f"data (data.recipe); prepare it with --recipe {expected}, or pass data.recipe=null to use "
+                         "it as it is")
+
+
 def dataset_from_config(
     prepared: PreparedDataset,
     data_cfg,
@@ -182,6 +197,7 @@ def dataset_from_config(
 
     Test and feature-extraction sets always take uniform clips.
     """
+    check_recipe(prepared, data_cfg)
     get = data_cfg.get if hasattr(data_cfg, "get") else (lambda k, d=None: d)
     sampling = str(get("train_clip", "random")) if train else "uniform"
     return SkeletonDataset(prepared, protocol=protocol, part=part, indices=indices,

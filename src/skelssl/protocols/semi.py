@@ -50,7 +50,7 @@ def labeled_subset(
     """
     if split_file is not None:
         path = Path(split_file)
-        indices = read_index_file(path)
+        indices = read_index_file(path, num_samples=len(prepared))
         outside = np.setdiff1d(indices, prepared.split(split_protocol, "train"))
         if outside.size:
             raise ValueError(f"{path}: {outside.size} indices are not in the {split_protocol} training split")

@@ -36,7 +36,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from skelssl.data.canonical import PreparedDataset, open_prepared
-from skelssl.data.dataset import default_clip_frames, load_clips
+from skelssl.data.dataset import check_recipe, default_clip_frames, load_clips
 from skelssl.protocols.results import EvalContext, write_results
 from skelssl.protocols.semi import labeled_subset
 
@@ -172,6 +172,7 @@ def train_semi(cfg: DictConfig, run_dir: str | Path, *, resume: bool | str = Fal
         raise ValueError("skelssl semi runs in a single process (its feature bank is not synchronised across ranks)")
     run_dir = Path(run_dir)
     prepared = open_prepared(cfg.data.root)
+    check_recipe(prepared, cfg.data)
     protocol = str(cfg.data.protocol)
     s = cfg.semi
     split_seed = int(s.split_seed if s.get("split_seed") is not None else cfg.train.seed)

@@ -93,6 +93,9 @@ class AGCLSTMRecipe(Recipe):
         return {**super().describe(), "clip_frames": self.clip_frames, "centre": self.centre,
                 "normalize": self.normalize}
 
+    def required_roles(self) -> tuple[str, ...]:
+        return ("spine_mid",) if self.centre != "none" else ()
+
     def apply(self, seq: RawSequence) -> RecipeOutput:
         layout = get_layout(seq.layout)
         valid = steps.frames_with_any_body(seq.present)
