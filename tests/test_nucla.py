@@ -135,3 +135,33 @@ def test_skip_mode_counts_each_bad_file(tmp_path):
     s = prepare_dataset("nucla", tmp_path / "out", raw, workers=1, progress=False, on_error="skip")
     assert s.samples_kept == 1
     assert s.skipped_by_reason == {"empty": 1, "truncated": 1, "wrong_joint_count": 1}
+
+
+@pytest.mark.realdata
+def test_kinect20_joint_order_bones_and_mirror_pairs_fit_the_nucla_files(nucla_dir):
+    """The layout's joint names, bones and left/right pairs describe what the N-UCLA files hold."""
+    from skelssl.data.layouts import get_layout
+
+    layout = get_layout("kinect20")
+    files = sorted((nucla_dir / "all_sqe").glob("*.json"))[::8]
+    x = np.concatenate([np.asarray(json.loads(f.read_text())["skeletons"], dtype=np.float64) for f in files])
+    name = {n: i for i, n in enumerate(layout.joint_names)}
+    length = {(layout.joint_names[c], layout.joint_names[p]): np.linalg.norm(x[:, c] - x[:, p], axis=1).mean()
+              for c, p in layout.bones}
+    # Adult limb segments (metres): a joint out of order would join non-adjacent joints.
+    for side in ("left", "right"):
+        assert 0.2 < length[(f"elbow_{side}", f"shoulder_{side}")] < 0.3
+        assert 0.2 < length[(f"wrist_{side}", f"elbow_{side}")] < 0.3
+        assert 0.4 < length[(f"knee_{side}", f"hip_{side}")] < 0.55
+        assert 0.3 < length[(f"ankle_{side}", f"knee_{side}")] < 0.45
+        leg_y = [x[:, name[f"{j}_{side}"], 1].mean() for j in ("hip", "knee", "ankle", "foot")]
+        assert leg_y == sorted(leg_y, reverse=True)  # the leg descends hip -> foot
+    assert x[:, name["head"], 1].mean() > x[:, name["shoulder_center"], 1].mean() > x[:, name["hip_center"], 1].mean()
+    # Mirror pairs sit on opposite sides of the body centre, with mirrored bones of equal length.
+    rel = x - x[:, :1]
+    for a, b in layout.mirror_pairs:
+        assert rel[:, a, 0].mean() * rel[:, b, 0].mean() < 0, (layout.joint_names[a], layout.joint_names[b])
+    for (child, parent), value in length.items():
+        if child.endswith("_left"):
+            twin = (child.replace("_left", "_right"), parent.replace("_left", "_right"))
+            assert value == pytest.approx(length[twin], rel=0.05)

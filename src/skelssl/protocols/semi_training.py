@@ -218,7 +218,9 @@ def train_semi(cfg: DictConfig, run_dir: str | Path, *, resume: bool | str = Fal
         seed=int(cfg.train.seed), epochs=int(result["epoch"]), class_names=prepared.info.get("class_names"),
         config=OmegaConf.to_container(cfg, resolve=True),
         extra={"labeled_split_file": str(split_path), "labeled_samples": int(len(labeled_ds)),
-               "labeled_per_class": counts.tolist(), "split_seed": split_seed, "eval_seed": eval_seed, **extra},
+               "labeled_per_class": counts.tolist(), "split_seed": split_seed, "eval_seed": eval_seed,
+               "recipe": (prepared.info.get("recipe") or {}).get("name"), "clip_frames": _clip_frames(cfg, prepared),
+               **extra},
     )
     metrics = {"train_" + k: v for k, v in result.get("metrics", {}).items()}
     return write_results(run_dir, context, scores, prepared.labels[test_rows], test_rows,
