@@ -108,11 +108,13 @@ def collect(work: Path) -> list[dict]:
         wall = path.parent / "wall_seconds.txt"
         epochs = _epoch_records(path.parent)
         cfg = r["config"]
+        n = int(labels[:-2])
         records.append({
-            "method": row, "config": cfg["method"]["name"], "dataset": r["dataset"],
-            "labels_per_class": int(labels[:-2]), "seed": r["seed"], "top1": round(r["top1"], 2),
+            "method": row, "config": cfg["method"]["name"], "dataset": r["dataset"], "view": "joint",
+            "protocol": "semi", "encoder": "scratch", "label": ROWS[row][2], "paper": PAPER[row].get(n),
+            "labels_per_class": n, "seed": r["seed"], "top1": round(r["top1"], 2),
             "top5": round(r["top5"], 2), "epochs": r["epochs"],
-            "encoder": cfg["method"]["encoder"],
+            "backbone": cfg["method"]["encoder"], "recipe": (r.get("extra") or {}).get("recipe"),
             "nei_quality": next((e["nei_quality"] for e in reversed(epochs) if "nei_quality" in e), None),
             # [epoch, test top-1] logged by semi.monitor_every: a diagnostic; "top1" is the final epoch's.
             "test_curve": [[e["epoch"] + 1, round(e["test/top1"], 2)] for e in epochs if "test/top1" in e],
@@ -187,8 +189,9 @@ def main() -> int:
     if not args.collect_only:
         args.data = Path(args.data or work / "prepared")
         if not (args.data / "info.json").exists():
-            subprocess.run(["skelssl", "prepare", "nucla", "--raw", args.raw, "--out", str(args.data), "--recipe",
-                            "crossclr", "--recipe-option", "num_bodies=1", "--no-progress"], check=True)
+            # N-UCLA's default recipe (agc_lstm), which the semi/<method>_nucla configs expect.
+            subprocess.run(["skelssl", "prepare", "nucla", "--raw", args.raw, "--out", str(args.data), "--no-progress"],
+                           check=True)
         # Seed by seed, so that a grid cut short still has whole seeds; the longest runs first within one.
         tasks = [(row, n, s) for s in args.seeds for n in args.labels for row in args.rows]
         tasks.sort(key=lambda t: (args.seeds.index(t[2]), -COST[t[0]]))

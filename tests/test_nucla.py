@@ -8,6 +8,7 @@ import pytest
 
 from skelssl.cli import main
 from skelssl.data.canonical import open_prepared
+from skelssl.data.dataset import SkeletonDataset
 from skelssl.data.prepare import prepare_dataset
 from skelssl.data.readers import get_reader
 from skelssl.data.types import SkeletonFileError
@@ -26,7 +27,10 @@ def test_prepare_nucla_cli_reads_all_samples(nucla_dir, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "1484" in printed
     ds = open_prepared(out)
-    assert ds.data.shape == (1484, 3, 50, 20, 2)
+    # The default recipe (agc_lstm) stores every valid frame of the one body, padded to the longest (201).
+    assert ds.data.shape == (1484, 3, 201, 20, 1)
+    assert ds.info["recipe"]["name"] == "agc_lstm" and ds.info["recipe"]["clip_frames"] == 52
+    assert (ds.meta["frames"] == ds.meta["length"]).all() and ds.meta["length"].max() == 201
     assert ds.info["summary"]["samples_kept"] == 1484 and ds.info["summary"]["skipped_by_reason"] == {}
     train, test = ds.split("xview", "train"), ds.split("xview", "test")
     assert len(train) == 1020 and len(test) == 464
@@ -37,12 +41,19 @@ def test_prepare_nucla_cli_reads_all_samples(nucla_dir, tmp_path, capsys):
     names = sorted(p.stem for p in (nucla_dir / "all_sqe").glob("*.json"))
     by_view = Counter(n[-3:] for n in names)
     assert by_view["v03"] == 464 and by_view["v01"] + by_view["v02"] == 1020
-    # The two 1-frame sequences are kept (repeated to 50 frames), not dropped.
+    # The two 1-frame sequences are kept (their clip repeats the frame), not dropped.
     assert ds.info["summary"]["single_frame"] == 2
     k = ds.meta["sample_id"].tolist().index("a02_s09_e04_v02")
     assert ds.meta["length"][k] == 1
     assert np.isfinite(ds.data[k]).all() and np.abs(ds.data[k]).sum() > 0
     assert np.all(np.isfinite(ds.data[:64]))
+    # Per-axis min-max over each sequence's valid frames: every axis spans exactly [-1, 1].
+    for k in range(0, 1484, 97):
+        valid = ds.data[k, :, : ds.meta["frames"][k], :, 0].reshape(3, -1)
+        if ds.meta["frames"][k] > 1:
+            np.testing.assert_allclose(valid.min(axis=1), -1, atol=1e-6)
+            np.testing.assert_allclose(valid.max(axis=1), 1, atol=1e-6)
+        assert not ds.data[k, :, ds.meta["frames"][k]:].any()  # zero padding after the valid frames
 
 
 def _write(path, record):
@@ -99,9 +110,16 @@ def test_one_frame_sequence_is_kept(tmp_path):
     assert s.samples_kept == 2 and s.single_frame == 1
     ds = open_prepared(tmp_path / "out")
     k = ds.meta["sample_id"].tolist().index("a01_s01_e00_v01")
-    assert ds.meta["length"][k] == 1
-    # Every one of the 50 output frames repeats the single input pose.
-    frames = ds.data[k, :, :, :, 0]
+    assert ds.meta["length"][k] == 1 and ds.meta["frames"][k] == 1
+    # Every one of the 52 frames of its input clip, random or uniform, repeats the single pose.
+    for sampling in ("uniform", "random"):
+        x = SkeletonDataset(ds, indices=[k], sampling=sampling)[0][0]
+        assert x.shape == (3, 52, 20, 1) and x.abs().sum() > 0
+        np.testing.assert_allclose(x, x[:, :1].expand(-1, 52, -1, -1))
+    # The crossclr recipe repeats it to 50 stored frames instead.
+    prepare_dataset("nucla", tmp_path / "cc", raw, recipe="crossclr", workers=1, progress=False)
+    cc = open_prepared(tmp_path / "cc")
+    frames = cc.data[k, :, :, :, 0]
     np.testing.assert_allclose(frames, np.repeat(frames[:, :1], 50, axis=1))
 
 
@@ -117,3 +135,33 @@ def test_skip_mode_counts_each_bad_file(tmp_path):
     s = prepare_dataset("nucla", tmp_path / "out", raw, workers=1, progress=False, on_error="skip")
     assert s.samples_kept == 1
     assert s.skipped_by_reason == {"empty": 1, "truncated": 1, "wrong_joint_count": 1}
+
+
+@pytest.mark.realdata
+def test_kinect20_joint_order_bones_and_mirror_pairs_fit_the_nucla_files(nucla_dir):
+    """The layout's joint names, bones and left/right pairs describe what the N-UCLA files hold."""
+    from skelssl.data.layouts import get_layout
+
+    layout = get_layout("kinect20")
+    files = sorted((nucla_dir / "all_sqe").glob("*.json"))[::8]
+    x = np.concatenate([np.asarray(json.loads(f.read_text())["skeletons"], dtype=np.float64) for f in files])
+    name = {n: i for i, n in enumerate(layout.joint_names)}
+    length = {(layout.joint_names[c], layout.joint_names[p]): np.linalg.norm(x[:, c] - x[:, p], axis=1).mean()
+              for c, p in layout.bones}
+    # Adult limb segments (metres): a joint out of order would join non-adjacent joints.
+    for side in ("left", "right"):
+        assert 0.2 < length[(f"elbow_{side}", f"shoulder_{side}")] < 0.3
+        assert 0.2 < length[(f"wrist_{side}", f"elbow_{side}")] < 0.3
+        assert 0.4 < length[(f"knee_{side}", f"hip_{side}")] < 0.55
+        assert 0.3 < length[(f"ankle_{side}", f"knee_{side}")] < 0.45
+        leg_y = [x[:, name[f"{j}_{side}"], 1].mean() for j in ("hip", "knee", "ankle", "foot")]
+        assert leg_y == sorted(leg_y, reverse=True)  # the leg descends hip -> foot
+    assert x[:, name["head"], 1].mean() > x[:, name["shoulder_center"], 1].mean() > x[:, name["hip_center"], 1].mean()
+    # Mirror pairs sit on opposite sides of the body centre, with mirrored bones of equal length.
+    rel = x - x[:, :1]
+    for a, b in layout.mirror_pairs:
+        assert rel[:, a, 0].mean() * rel[:, b, 0].mean() < 0, (layout.joint_names[a], layout.joint_names[b])
+    for (child, parent), value in length.items():
+        if child.endswith("_left"):
+            twin = (child.replace("_left", "_right"), parent.replace("_left", "_right"))
+            assert value == pytest.approx(length[twin], rel=0.05)

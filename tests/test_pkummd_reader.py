@@ -106,8 +106,11 @@ def test_untrimmed_frame_labels(phase1: Path) -> None:
     assert not seq.present[:, 9].any()
 
 
-def test_read_without_discover_finds_label_folder(phase1: Path) -> None:
-    seqs = get_reader("pkummd1").read(str(phase1 / "PKU_Skeleton_Renew" / "0005-R.txt"))
+def test_read_in_a_fresh_reader_bound_to_raw(phase1: Path) -> None:
+    # What a prepare worker does: no discover(), only bind(raw_dir).
+    reader = get_reader("pkummd1")
+    reader.bind(phase1)
+    seqs = reader.read(str(phase1 / "PKU_Skeleton_Renew" / "0005-R.txt"))
     assert [(s.sample_id, s.label, s.num_frames) for s in seqs] == [("0005-R_000", 6, 4)]
 
 
@@ -183,6 +186,7 @@ def _broken(phase1: Path, text: str | None = None, labels: list[str] | None = No
 
 def _error(reader_name: str, item: Path, **options) -> SkeletonFileError:
     reader = get_reader(reader_name, **options)
+    reader.bind(item.parents[1])  # the fixture's raw directory
     with pytest.raises(SkeletonFileError) as err:
         reader.read(str(item))
     return err.value
@@ -236,7 +240,9 @@ def test_malformed_label_rows(phase1: Path, row: str) -> None:
 
 def test_swap_reversed_option(phase1: Path) -> None:
     skel, _ = _broken(phase1, labels=["5,4,0,1"])
-    seqs = get_reader("pkummd1", swap_reversed=True).read(str(skel))
+    reader = get_reader("pkummd1", swap_reversed=True)
+    reader.bind(phase1)
+    seqs = reader.read(str(skel))
     assert [(s.extra["start"], s.extra["end"]) for s in seqs] == [(0, 4)]
 
 
@@ -244,7 +250,7 @@ def test_missing_label_file(phase1: Path) -> None:
     skel, lab = _broken(phase1)
     lab.unlink()
     err = _error("pkummd1", skel)
-    assert err.reason == "missing_label" and "0002-L.txt" in str(err)
+    assert err.reason == "missing_labels" and "0002-L.txt" in str(err)
 
 
 def test_parse_number_rows_tolerates_crlf_and_trailing_blank_lines() -> None:

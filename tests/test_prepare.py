@@ -20,6 +20,7 @@ class ToyReader(DatasetReader):
     layout = "kinect20"
     default_recipe = "toy_pad"
     class_names = ("a", "b", "c")
+    known_options = ("crash",)
 
     def discover(self, raw_dir):
         return sorted(str(p) for p in Path(raw_dir).glob("*.toy"))
@@ -162,9 +163,12 @@ def test_refuses_to_overwrite_without_flag(tmp_path):
 
 
 def test_all_skipped_is_an_error(tmp_path):
+    from skelssl.data.prepare import AllSkippedError
+
     raw = _make_raw(tmp_path / "raw", n=2, bad=(0, 1))
-    with pytest.raises(ValueError, match="every sample was skipped"):
+    with pytest.raises(AllSkippedError, match="every one of the 2 samples was skipped") as err:
         prepare_dataset("toy_test", tmp_path / "out", raw, workers=1, progress=False, on_error="skip")
+    assert err.value.summary.skipped_by_reason == {"wrong_joint_count": 2}
 
 
 def test_empty_raw_dir(tmp_path):
@@ -197,5 +201,5 @@ def test_torch_dataset_over_prepared(tmp_path):
     assert batch[0].shape == (3, 3, 4, 20, 1)
     with pytest.raises(ValueError, match="part"):
         SkeletonDataset(tmp_path / "out", protocol="xsub")
-    with pytest.raises(IndexError):
+    with pytest.raises(ValueError, match="index 99"):
         SkeletonDataset(tmp_path / "out", indices=np.array([99]))

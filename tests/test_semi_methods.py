@@ -143,7 +143,7 @@ def nucla(nucla_dir, tmp_path_factory):
     from skelssl.data.prepare import prepare_dataset
 
     out = tmp_path_factory.mktemp("nucla") / "prepared"
-    prepare_dataset("nucla", out, nucla_dir, "crossclr", recipe_options={"num_bodies": 1}, workers=1, progress=False)
+    prepare_dataset("nucla", out, nucla_dir, workers=1, progress=False)  # the default recipe, agc_lstm
     return out
 
 

@@ -129,7 +129,7 @@ def evaluate(
     if out and len(views) > 1:
         raise ValueError(f"--out names one directory but {len(views)} views would be evaluated; add --view")
 
-    train_ds, test_ds = _splits(prepared, split_protocol)
+    train_ds, test_ds = _splits(prepared, cfg, split_protocol, seed)
     tag = _protocol_tag(protocol, cfg, random_init)
     class_names = list(prepared.info.get("class_names") or []) or None
     results: dict[str, dict[str, Any]] = {}
@@ -160,12 +160,12 @@ def evaluate(
     return results
 
 
-def _splits(prepared: Any, split_protocol: str) -> tuple[Any, Any]:
-    """The protocol's training and test datasets."""
-    from skelssl.data.dataset import SkeletonDataset
+def _splits(prepared: Any, cfg: Any, split_protocol: str, seed: int) -> tuple[Any, Any]:
+    """The protocol's training and test datasets, with the clips the eval config's ``data`` section asks for."""
+    from skelssl.data.dataset import dataset_from_config
 
-    train_ds = SkeletonDataset(prepared, protocol=split_protocol, part="train")
-    test_ds = SkeletonDataset(prepared, protocol=split_protocol, part="test")
+    train_ds = dataset_from_config(prepared, cfg.data, train=True, protocol=split_protocol, part="train", seed=seed)
+    test_ds = dataset_from_config(prepared, cfg.data, train=False, protocol=split_protocol, part="test")
     return train_ds, test_ds
 
 

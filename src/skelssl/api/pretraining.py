@@ -69,7 +69,8 @@ def pretrain(
 def _pretrain(config: str | Path, data: str | Path | None, run_dir: str | Path | None, overrides: list[str],
               resume: bool | str | Path, quiet: bool) -> Path:
     from skelssl.console import console
-    from skelssl.data.dataset import SkeletonDataset
+    from skelssl.data.canonical import open_prepared
+    from skelssl.data.dataset import dataset_from_config
     from skelssl.engine.callbacks import KNNMonitor
     from skelssl.engine.checkpoint import resolve_checkpoint
     from skelssl.engine.config import load_config, save_config
@@ -91,8 +92,9 @@ def _pretrain(config: str | Path, data: str | Path | None, run_dir: str | Path |
         resume_from = str(resolve_checkpoint(resume))
 
     root = prepared_data_root(cfg, run_dir, barrier, is_main_process())
-    dataset = SkeletonDataset(root, protocol=cfg.data.protocol, part=cfg.data.part)
-    prepared = dataset.prepared
+    prepared = open_prepared(root)
+    dataset = dataset_from_config(prepared, cfg.data, train=True, protocol=cfg.data.protocol, part=cfg.data.part,
+                                  seed=int(cfg.train.seed))
     batch_size = local_batch_size(cfg.data.batch_size)
 
     seed_everything(int(cfg.train.seed))  # the same initial weights on every rank
@@ -101,7 +103,7 @@ def _pretrain(config: str | Path, data: str | Path | None, run_dir: str | Path |
     callbacks = []
     knn = cfg.train.knn_monitor
     if knn.every:
-        test = SkeletonDataset(prepared, protocol=cfg.data.protocol, part=knn.part)
+        test = dataset_from_config(prepared, cfg.data, train=False, protocol=cfg.data.protocol, part=knn.part)
         callbacks.append(KNNMonitor(_knn_eval(dataset, test, prepared.layout.name, knn), every=knn.every))
     if is_main_process():
         if resume:

@@ -40,7 +40,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from skelssl.data.canonical import PreparedDataset, open_prepared
-from skelssl.data.dataset import SkeletonDataset
+from skelssl.data.dataset import check_recipe, dataset_from_config, default_clip_frames, load_clips
 from skelssl.protocols.results import EvalContext, write_results
 from skelssl.protocols.semi import labeled_subset
 
@@ -75,7 +75,7 @@ def semi(
                        ("semi.split_file", split_file), ("semi.split_seed", split_seed), ("train.seed", seed)):
         if value is not None:
             settings.append(f"{key}={value}")
-    cfg = load_config(method, settings + list(overrides))
+    cfg = load_config(_config_name(str(method), Path(data)), settings + list(overrides))
     s = cfg.semi
     if sum(s.get(k) is not None for k in ("labels_per_class", "label_fraction", "split_file")) != 1:
         raise ValueError("give exactly one of --labels-per-class, --label-fraction or --split-file")
@@ -84,6 +84,20 @@ def semi(
     run_dir = Path(run_dir or f"runs/semi-{Path(method).stem}-{datetime.now():%Y%m%d-%H%M%S}")
     save_config(cfg, run_dir)
     return {**train_semi(cfg, run_dir, resume=resume, quiet=quiet), "run_dir": str(run_dir)}
+
+
+def _config_name(method: str, data: Path) -> str:
+    """``semi/<method>_<dataset>`` when shipped (dataset settings, e.g. N-UCLA's clips), else ``semi/<method>``."""
+    import json
+
+    from skelssl.engine.config import list_configs
+
+    if Path(method).suffix in (".yaml", ".yml") or "/" in method:
+        return method
+    info = data / "info.json"
+    dataset = json.loads(info.read_text()).get("dataset") if info.exists() else None
+    name = f"{method}_{dataset}"
+    return f"semi/{name}" if dataset and name in list_configs("semi") else f"semi/{method}"
 
 
 class SemiBatches:
@@ -96,11 +110,13 @@ class SemiBatches:
     """
 
     def __init__(self, prepared: PreparedDataset, labeled: np.ndarray, targets: np.ndarray, unlabeled: np.ndarray,
-                 batch_size: int, seed: int, with_unlabeled: bool = True, steps: int | None = None) -> None:
+                 batch_size: int, seed: int, with_unlabeled: bool = True, steps: int | None = None,
+                 clip_frames: int | None = None, clip_sampling: str = "random") -> None:
         if len(labeled) == 0:
             raise ValueError("semi-supervised training needs at least one labeled sample")
         self.prepared, self.labeled, self.targets, self.unlabeled = prepared, labeled, targets, unlabeled
         self.batch_size, self.seed, self.with_unlabeled = int(batch_size), int(seed), with_unlabeled
+        self.clip_frames, self.clip_sampling = clip_frames, clip_sampling
         self.steps = int(steps) if steps is not None else len(unlabeled) // self.batch_size
         if self.steps < 1:
             raise ValueError(f"{len(unlabeled)} unlabeled samples do not fill one batch of {batch_size}")
@@ -115,25 +131,30 @@ class SemiBatches:
         order_l = np.concatenate([rng.permutation(len(self.labeled)) for _ in range(cycles)])[:need]
         order_u = rng.permutation(len(self.unlabeled))[:need]
         labels = self.prepared.labels
+        # Random input clips (whole-sequence recipes) from their own stream, so the batch order above
+        # does not depend on whether the data has clips.
+        clip_rng = np.random.default_rng([self.seed, epoch, 1])
+
+        def load(rows: np.ndarray) -> torch.Tensor:
+            return load_clips(self.prepared, rows, clip_frames=self.clip_frames, sampling=self.clip_sampling,
+                              rng=clip_rng)
+
         for s in range(self.steps):
             pick = order_l[s * self.batch_size:(s + 1) * self.batch_size]
             rows_l = self.labeled[pick]
-            batch = {"x_l": _load_rows(self.prepared, rows_l), "y_l": torch.from_numpy(self.targets[pick]),
-                     "i_l": torch.from_numpy(rows_l)}
+            batch = {"x_l": load(rows_l), "y_l": torch.from_numpy(self.targets[pick]), "i_l": torch.from_numpy(rows_l)}
             if self.with_unlabeled:
                 rows_u = self.unlabeled[order_u[s * self.batch_size:(s + 1) * self.batch_size]]
-                batch.update(x_u=_load_rows(self.prepared, rows_u), y_u=torch.from_numpy(labels[rows_u]), i_u=torch.from_numpy(rows_u))
+                batch.update(x_u=load(rows_u), y_u=torch.from_numpy(labels[rows_u]), i_u=torch.from_numpy(rows_u))
             yield batch
 
 
-def _load_rows(prepared: PreparedDataset, rows: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(prepared.data[rows], dtype=np.float32))
-
-
-def _chunks(prepared: PreparedDataset, rows: np.ndarray, size: int = 256) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _chunks(prepared: PreparedDataset, rows: np.ndarray, clip_frames: int | None,
+            size: int = 256) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Evenly spaced clips (or whole samples) of ``rows`` in chunks, for the bank and testing."""
     for s in range(0, len(rows), size):
         part = rows[s:s + size]
-        yield _load_rows(prepared, part), torch.from_numpy(part)
+        yield load_clips(prepared, part, clip_frames=clip_frames, sampling="uniform"), torch.from_numpy(part)
 
 
 def _fit(cfg: DictConfig, prepared: PreparedDataset, train_rows: np.ndarray, labeled: np.ndarray,
@@ -148,15 +169,17 @@ def _fit(cfg: DictConfig, prepared: PreparedDataset, train_rows: np.ndarray, lab
     resume = resume if (run_dir / "checkpoints" / "last.json").exists() else False
     seed_everything(seed)
     method = build_method(cfg.method, DatasetInfo.from_prepared(prepared))
-    method.setup(SkeletonDataset(prepared, indices=train_rows))
+    method.setup(dataset_from_config(prepared, cfg.data, train=True, indices=train_rows, seed=seed))
     unlabeled = np.setdiff1d(train_rows, labeled)
     audit = np.full(len(prepared), -1, dtype=np.int64)
     audit[train_rows] = prepared.labels[train_rows]
     method.set_labels(labeled, targets, audit)
+    clip_frames = _clip_frames(cfg, prepared)
     if method.uses_unlabeled and not resume:  # a resumed run restores the bank from its checkpoint
-        method.fill_bank(_chunks(prepared, train_rows), torch.Generator().manual_seed(seed))
+        method.fill_bank(_chunks(prepared, train_rows, clip_frames), torch.Generator().manual_seed(seed))
     batches = SemiBatches(prepared, labeled, targets, unlabeled, int(cfg.data.batch_size), seed,
-                          with_unlabeled=method.uses_unlabeled, steps=steps)
+                          with_unlabeled=method.uses_unlabeled, steps=steps, clip_frames=clip_frames,
+                          clip_sampling=str(cfg.data.get("train_clip", "random")))
     callbacks = []
     every = int(cfg.semi.get("monitor_every") or 0)
     if every:
@@ -165,7 +188,7 @@ def _fit(cfg: DictConfig, prepared: PreparedDataset, train_rows: np.ndarray, lab
         test_rows, eval_seed = prepared.split(str(cfg.data.protocol), "test"), int(cfg.semi.get("eval_seed", 0))
 
         def test_accuracy(model: Any) -> dict[str, float]:
-            predicted = _predict(model, prepared, test_rows, eval_seed).argmax(dim=1).numpy()
+            predicted = _predict(model, prepared, test_rows, eval_seed, clip_frames).argmax(dim=1).numpy()
             return {"top1": float((predicted == prepared.labels[test_rows]).mean() * 100)}
 
         callbacks.append(EvalMonitor(test_accuracy, every=every, prefix="test"))
@@ -174,8 +197,14 @@ def _fit(cfg: DictConfig, prepared: PreparedDataset, train_rows: np.ndarray, lab
     return method, trainer.fit(resume=resume)
 
 
-def _predict(method: Any, prepared: PreparedDataset, rows: np.ndarray, seed: int) -> torch.Tensor:
-    return method.predict((x for x, _ in _chunks(prepared, rows)), seed=seed)
+def _clip_frames(cfg: DictConfig, prepared: PreparedDataset) -> int | None:
+    value = cfg.data.get("clip_frames", "auto")
+    return default_clip_frames(prepared) if value == "auto" else (None if value is None else int(value))
+
+
+def _predict(method: Any, prepared: PreparedDataset, rows: np.ndarray, seed: int,
+             clip_frames: int | None = None) -> torch.Tensor:
+    return method.predict((x for x, _ in _chunks(prepared, rows, clip_frames)), seed=seed)
 
 
 def train_semi(cfg: DictConfig, run_dir: str | Path, *, resume: bool | str = False,
@@ -188,6 +217,7 @@ def train_semi(cfg: DictConfig, run_dir: str | Path, *, resume: bool | str = Fal
         raise ValueError("skelssl semi runs in a single process (its feature bank is not synchronised across ranks)")
     run_dir = Path(run_dir)
     prepared = open_prepared(cfg.data.root)
+    check_recipe(prepared, cfg.data)
     protocol = str(cfg.data.protocol)
     s = cfg.semi
     split_seed = int(s.split_seed if s.get("split_seed") is not None else cfg.train.seed)
@@ -213,7 +243,7 @@ def train_semi(cfg: DictConfig, run_dir: str | Path, *, resume: bool | str = Fal
                         quiet)
         method_1 = build_method(cfg.method, DatasetInfo.from_prepared(prepared))
         load_method_weights(method_1, run_dir / "stage1")
-        probs = _predict(method_1, prepared, unlabeled, eval_seed).softmax(dim=1)
+        probs = _predict(method_1, prepared, unlabeled, eval_seed, _clip_frames(cfg, prepared)).softmax(dim=1)
         confidence, guess = probs.max(dim=1)
         keep = (confidence >= float(s.get("pseudo_threshold", 0.0))).numpy()
         extra.update(pseudo_labeled=int(keep.sum()),
@@ -226,7 +256,7 @@ def train_semi(cfg: DictConfig, run_dir: str | Path, *, resume: bool | str = Fal
         labeled, targets = labeled[order], targets[order]
 
     method, result = _fit(cfg, prepared, train_rows, labeled, targets, steps, run_dir, resume, quiet)
-    scores = _predict(method, prepared, test_rows, eval_seed).numpy()
+    scores = _predict(method, prepared, test_rows, eval_seed, _clip_frames(cfg, prepared)).numpy()
     counts = np.bincount(prepared.labels[labeled_ds.indices], minlength=prepared.num_classes)
     context = EvalContext(
         protocol="semi", method=str(cfg.method.name), view="joint", dataset=prepared.info.get("dataset"),
@@ -234,7 +264,9 @@ def train_semi(cfg: DictConfig, run_dir: str | Path, *, resume: bool | str = Fal
         seed=int(cfg.train.seed), epochs=int(result["epoch"]), class_names=prepared.info.get("class_names"),
         config=OmegaConf.to_container(cfg, resolve=True),
         extra={"labeled_split_file": str(split_path), "labeled_samples": int(len(labeled_ds)),
-               "labeled_per_class": counts.tolist(), "split_seed": split_seed, "eval_seed": eval_seed, **extra},
+               "labeled_per_class": counts.tolist(), "split_seed": split_seed, "eval_seed": eval_seed,
+               "recipe": (prepared.info.get("recipe") or {}).get("name"), "clip_frames": _clip_frames(cfg, prepared),
+               **extra},
     )
     metrics = {"train_" + k: v for k, v in result.get("metrics", {}).items()}
     return write_results(run_dir, context, scores, prepared.labels[test_rows], test_rows,

@@ -29,7 +29,15 @@ from skelssl.augment.pipeline import (
     list_pipelines,
     load_pipeline_spec,
 )
-from skelssl.augment.spatial import AxisMask, GaussianNoise, RandomRotation, Shear, SpatialFlip
+from skelssl.augment.spatial import (
+    AxisMask,
+    GaussianNoise,
+    MinMaxNormalize,
+    RandomRotation,
+    RandomScale,
+    Shear,
+    SpatialFlip,
+)
 from skelssl.augment.temporal import (
     GaussianBlur,
     MotionShuffle,
@@ -56,6 +64,8 @@ __all__ = [
     "load_pipeline_spec",
     "Shear",
     "RandomRotation",
+    "RandomScale",
+    "MinMaxNormalize",
     "SpatialFlip",
     "AxisMask",
     "GaussianNoise",

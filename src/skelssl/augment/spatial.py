@@ -1,4 +1,4 @@
-"""Spatial augmentations: shear, rotation, left/right flip, axis mask, Gaussian noise.
+"""Spatial augmentations: shear, rotation, scale, left/right flip, axis mask, Gaussian noise, min-max normalisation.
 
 Linear maps act on the coordinate channels only (x, y, z; or x, y for 2-D
 layouts such as openpose18, whose third channel is a confidence score).
@@ -25,6 +25,7 @@ from skelssl.augment.base import (
     randint_below,
     randn,
     register_transform,
+    resolve_lengths,
     to_device,
     uniform,
 )
@@ -33,6 +34,8 @@ from skelssl.data.layouts import SkeletonLayout
 __all__ = [
     "Shear",
     "RandomRotation",
+    "RandomScale",
+    "MinMaxNormalize",
     "SpatialFlip",
     "AxisMask",
     "GaussianNoise",
@@ -178,6 +181,80 @@ class RandomRotation(Transform):
 
     def _config(self) -> dict[str, Any]:
         return {"angles": self.angles, "main_axis_angles": self.main_axis_angles, "degrees": self.degrees, "p": self.p}
+
+
+@register_transform("scale")
+class RandomScale(Transform):
+    """Per-sample scaling of the coordinates by a factor drawn uniformly from ``scale``.
+
+    ``per_axis=True`` draws one factor per axis (anisotropic). CTR-GCN's N-UCLA
+    loader draws one factor in ``[0.5, 1.5]``. Params: ``factor`` ``(N, D)``.
+    """
+
+    def __init__(self, scale: Sequence[float] = (0.5, 1.5), per_axis: bool = False, p: float = 1.0,
+                 layout: SkeletonLayout | str | None = None) -> None:
+        super().__init__(p)
+        self.scale = pair(scale, "RandomScale scale")
+        self.per_axis = bool(per_axis)
+        self.layout = layout_or_none(layout)
+
+    def sample_params(
+        self, x: Tensor, generator: torch.Generator | None = None, lengths: Tensor | None = None
+    ) -> Params:
+        n = x.shape[0]
+        d = _coord_dims_checked(self.layout, x, "RandomScale")
+        lo, hi = self.scale
+        factor = uniform(lo, hi, (n, d if self.per_axis else 1), generator).expand(n, d)
+        factor = torch.where(bernoulli(self.p, n, generator)[:, None], factor, torch.ones_like(factor))
+        return to_device({"factor": factor.contiguous()}, x)
+
+    def _apply(self, x: Tensor, params: Params, lengths: Tensor | None) -> Tensor:
+        return apply_channel_matrix(x, torch.diag_embed(params["factor"]))
+
+    def _config(self) -> dict[str, Any]:
+        return {"scale": self.scale, "per_axis": self.per_axis, "p": self.p}
+
+
+@register_transform("minmax_normalize")
+class MinMaxNormalize(Transform):
+    """Deterministic per-sample, per-axis min-max of the coordinates to ``[low, high]``.
+
+    The input normalisation of AGC-LSTM / CTR-GCN's N-UCLA loader, which runs
+    it after the random rotation (so it also undoes any random scale). The
+    range is taken over the valid frames (``lengths``) of the present bodies (a
+    body-frame with any non-zero coordinate); padding and absent bodies are left
+    as they are, and an axis without spread maps to the middle of the range.
+    """
+
+    def __init__(self, low: float = -1.0, high: float = 1.0, layout: SkeletonLayout | str | None = None) -> None:
+        super().__init__(1.0)
+        self.low, self.high = pair((low, high), "MinMaxNormalize range")
+        self.layout = layout_or_none(layout)
+
+    def sample_params(
+        self, x: Tensor, generator: torch.Generator | None = None, lengths: Tensor | None = None
+    ) -> Params:
+        return {}
+
+    def _apply(self, x: Tensor, params: Params, lengths: Tensor | None) -> Tensor:
+        d = _coord_dims_checked(self.layout, x, "MinMaxNormalize")
+        coords = x[:, :d]
+        t = x.shape[2]
+        valid = torch.arange(t, device=x.device)[None, :] < resolve_lengths(lengths, x)[:, None]  # (N, T)
+        present = (coords != 0).any(dim=1).any(dim=2) & valid[:, :, None]  # (N, T, M)
+        mask = present[:, None, :, None, :]
+        big = torch.finfo(x.dtype).max
+        lo = torch.where(mask, coords, big).amin(dim=(2, 3, 4), keepdim=True)
+        hi = torch.where(mask, coords, -big).amax(dim=(2, 3, 4), keepdim=True)
+        span = hi - lo
+        spread = span > 0
+        scaled = (coords - lo) * ((self.high - self.low) / torch.where(spread, span, torch.ones_like(span))) + self.low
+        out = torch.where(spread, scaled, torch.full_like(coords, (self.low + self.high) / 2))
+        out = torch.where(mask, out, coords)
+        return out if d == x.shape[1] else torch.cat([out, x[:, d:]], dim=1)
+
+    def _config(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high}
 
 
 @register_transform("spatial_flip")

@@ -6,12 +6,12 @@ import argparse
 import sys
 
 from skelssl import __version__
-from skelssl.cli import ensemble, evaluate, info, prepare, pretrain, run, semi, split
+from skelssl.cli import ensemble, evaluate, info, prepare, pretrain, run, semi, split, supervised
 from skelssl.data.types import SkeletonFileError
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = (run, prepare, info, split, pretrain, evaluate, semi, ensemble)
+COMMANDS = (run, prepare, info, split, pretrain, evaluate, supervised, semi, ensemble)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.handler(args) or 0)
-    except (SkeletonFileError, FileNotFoundError, FileExistsError, KeyError, ValueError) as err:
-        # User-facing problems (bad input, wrong names) get one clear line, not a traceback.
+    except (SkeletonFileError, OSError, KeyError, ValueError) as err:
+        # User-facing problems (bad input or files, wrong names) get one clear line, not a traceback;
+        # every such error names its file, so the line is enough.
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"skelssl {args.command}: error: {message}", file=sys.stderr)
+        print(f"skelssl {args.command}: error: {' '.join(str(message).split())}", file=sys.stderr)
         return 2

@@ -57,6 +57,7 @@ def summary_table(summary) -> Table:
         table.add_row("kept 1-frame sequences (repeated to length)", str(summary.single_frame))
     if summary.resumed_chunks:
         table.add_row("chunks reused from an interrupted run", str(summary.resumed_chunks))
+    table.add_row("on error", getattr(summary, "on_error", "raise"))
     table.add_row("seconds", f"{summary.seconds:.1f}")
     return table
 

@@ -32,25 +32,36 @@ def add_parser(sub) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from skelssl.data.prepare import prepare_dataset
+    from skelssl.data.prepare import AllSkippedError, prepare_dataset
 
-    summary = prepare_dataset(
-        args.dataset,
-        args.out,
-        raw_dir=args.raw,
-        recipe=args.recipe,
-        on_error=args.on_error,
-        workers=args.workers,
-        chunk_size=args.chunk_size,
-        resume=not args.no_resume,
-        overwrite=args.overwrite,
-        reader_options=parse_options(args.reader_option),
-        recipe_options=parse_options(args.recipe_option),
-        progress=not args.no_progress,
-    )
+    try:
+        summary = prepare_dataset(
+            args.dataset,
+            args.out,
+            raw_dir=args.raw,
+            recipe=args.recipe,
+            on_error=args.on_error,
+            workers=args.workers,
+            chunk_size=args.chunk_size,
+            resume=not args.no_resume,
+            overwrite=args.overwrite,
+            reader_options=parse_options(args.reader_option),
+            recipe_options=parse_options(args.recipe_option),
+            progress=not args.no_progress,
+        )
+    except AllSkippedError as err:
+        # The reasons are the point: show them before the one-line error.
+        _print_summary(err.summary, args.out)
+        raise
+    _print_summary(summary, args.out)
+    return 0
+
+
+def _print_summary(summary, out: str) -> None:
     console.print(summary_table(summary))
     for skip in summary.skipped[:20]:
-        console.print(f"  skipped ({skip['reason']}): {skip['message']}", markup=False)
+        # soft_wrap: a long path stays on one line, whole and greppable.
+        console.print(f"  skipped ({skip['reason']}): {skip['message']}", markup=False, highlight=False,
+                      soft_wrap=True)
     if len(summary.skipped) > 20:
-        console.print(f"  ... {len(summary.skipped) - 20} more in {args.out}/summary.json")
-    return 0
+        console.print(f"  ... {len(summary.skipped) - 20} more in {out}/summary.json", markup=False)

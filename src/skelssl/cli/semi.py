@@ -56,3 +56,4 @@ def run_semi_cli(args: argparse.Namespace) -> int:
                   markup=False, highlight=False)
     console.print(f"run directory: {results['run_dir']}", markup=False, highlight=False)
     return 0
+

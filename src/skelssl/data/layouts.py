@@ -11,7 +11,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["SkeletonLayout", "register_layout", "get_layout", "list_layouts"]
+__all__ = [
+    "SkeletonLayout",
+    "register_layout",
+    "get_layout",
+    "list_layouts",
+    "layout_from_spec",
+    "register_or_reuse",
+    "LAYOUT_KEYS",
+]
+
+# Keys of a layout written as a plain mapping (dataset.json's inline layouts, info.json's layout_spec).
+LAYOUT_KEYS = ("name", "joint_names", "bones", "center", "mirror_pairs", "channels", "roles", "extra_edges",
+               "description")
+_REQUIRED_KEYS = ("name", "joint_names", "bones", "center")
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,20 @@ class SkeletonLayout:
     def joint(self, name: str) -> int:
         return self.joint_names.index(name)
 
+    def to_dict(self) -> dict:
+        """The whole definition as JSON-able data; :func:`layout_from_spec` reads it back."""
+        return {
+            "name": self.name,
+            "joint_names": list(self.joint_names),
+            "bones": [list(b) for b in self.bones],
+            "center": self.center,
+            "mirror_pairs": [list(p) for p in self.mirror_pairs],
+            "channels": list(self.channels),
+            "roles": dict(self.roles),
+            "extra_edges": [list(e) for e in self.extra_edges],
+            "description": self.description,
+        }
+
 
 _LAYOUTS: dict[str, SkeletonLayout] = {}
 
@@ -127,6 +154,67 @@ def get_layout(name: str | SkeletonLayout) -> SkeletonLayout:
 
 def list_layouts() -> list[str]:
     return sorted(_LAYOUTS)
+
+
+def _pairs(value, key: str) -> tuple[tuple[int, int], ...]:
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{key!r} must be a list of [a, b] pairs, got {value!r}")
+    out = []
+    for pair in value:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not all(_is_int(v) for v in pair):
+            raise ValueError(f"{key!r} must hold [a, b] pairs of integers, got {pair!r}")
+        out.append((int(pair[0]), int(pair[1])))
+    return tuple(out)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def layout_from_spec(spec: dict) -> SkeletonLayout:
+    """A :class:`SkeletonLayout` from its plain-data form (see ``docs/own-data.md``); ``ValueError`` if invalid."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"a layout definition must be an object, got {type(spec).__name__}")
+    unknown = sorted(set(spec) - set(LAYOUT_KEYS))
+    missing = [k for k in _REQUIRED_KEYS if k not in spec]
+    if unknown or missing:
+        raise ValueError(f"layout definition: unknown keys {unknown}, missing keys {missing}")
+    names, channels, roles = spec["joint_names"], spec.get("channels", ("x", "y", "z")), spec.get("roles", {})
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names) or not names:
+        raise ValueError("'joint_names' must be a non-empty list of strings")
+    if not isinstance(channels, (list, tuple)) or not all(isinstance(c, str) for c in channels) or not channels:
+        raise ValueError("'channels' must be a non-empty list of strings")
+    if not isinstance(roles, dict) or not all(isinstance(k, str) and _is_int(v) for k, v in roles.items()):
+        raise ValueError("'roles' must map role names to joint indices")
+    if not _is_int(spec["center"]):
+        raise ValueError(f"'center' must be a joint index, got {spec['center']!r}")
+    return SkeletonLayout(
+        name=str(spec["name"]),
+        joint_names=tuple(names),
+        bones=_pairs(spec["bones"], "bones"),
+        center=int(spec["center"]),
+        mirror_pairs=_pairs(spec.get("mirror_pairs", ()), "mirror_pairs"),
+        channels=tuple(channels),
+        roles={k: int(v) for k, v in roles.items()},
+        extra_edges=_pairs(spec.get("extra_edges", ()), "extra_edges"),
+        description=str(spec.get("description", "")),
+    )
+
+
+def register_or_reuse(layout: SkeletonLayout) -> SkeletonLayout:
+    """Register ``layout``, or return the registered one if it is identical.
+
+    A *different* definition under a registered name raises ``ValueError``:
+    silently using either would give the data the wrong bones or roles.
+    """
+    existing = _LAYOUTS.get(layout.name)
+    if existing is None:
+        return register_layout(layout)
+    if existing != layout:
+        differ = [k for k in LAYOUT_KEYS if getattr(existing, k) != getattr(layout, k)]
+        raise ValueError(f"layout {layout.name!r} is already registered with a different definition "
+                         f"(differs in {', '.join(differ)}); rename one of them")
+    return existing
 
 
 def _one_based(pairs: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:

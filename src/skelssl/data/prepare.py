@@ -5,7 +5,21 @@ finished chunk is written to ``<out>/.partial/`` atomically, so an interrupted
 run resumes where it stopped; the final arrays are assembled only when every
 chunk is done. Unreadable inputs either stop the run with the reader's error
 (``on_error="raise"``, the default) or are skipped and counted with their
-reason (``on_error="skip"``) — never zero-filled.
+reason (``on_error="skip"``) — never zero-filled. A sample with no body in any
+frame is such an input (reason ``empty``) whatever the reader. Parts of an item
+that a dataset's documented policy leaves out (``ReadResult.dropped``) and
+files a reader leaves out on purpose (``skipped_items``) are counted as skips
+in every mode.
+
+Everything that can be checked up front is, before anything is written: the
+reader's and recipe's options, the raw listing (nothing found names what was
+expected) and the layout roles the recipe needs. Every worker's reader is
+bound to the raw directory, so no reader looks for files outside it.
+
+A resumed run keeps its own ``on_error``: chunks that an interrupted skip run
+finished with skips are redone when the new run is ``raise``. When every sample
+is skipped, ``summary.json`` is still written and :class:`AllSkippedError`
+(a ``ValueError``) carries the summary.
 """
 
 from __future__ import annotations
@@ -36,7 +50,7 @@ from skelssl.data.readers import DatasetReader, get_reader
 from skelssl.data.recipes import Recipe, get_recipe
 from skelssl.data.types import SkeletonFileError
 
-__all__ = ["prepare_dataset", "PrepareSummary", "ON_ERROR"]
+__all__ = ["prepare_dataset", "PrepareSummary", "AllSkippedError", "ON_ERROR"]
 
 ON_ERROR = ("raise", "skip")
 
@@ -52,6 +66,7 @@ class PrepareSummary:
     single_frame: int = 0
     resumed_chunks: int = 0
     seconds: float = 0.0
+    on_error: str = "raise"
 
     @property
     def skipped_by_reason(self) -> dict[str, int]:
@@ -68,6 +83,18 @@ class PrepareSummary:
         return d
 
 
+class AllSkippedError(ValueError):
+    """Every sample was skipped: nothing to write. ``summary`` says why (also in ``summary.json``)."""
+
+    def __init__(self, summary: PrepareSummary) -> None:
+        self.summary = summary
+        reasons = ", ".join(f"{r} {n}" for r, n in sorted(summary.skipped_by_reason.items()))
+        super().__init__(
+            f"{summary.dataset}: every one of the {len(summary.skipped)} samples was skipped ({reasons}); "
+            f"nothing to write; each skip is listed in {Path(summary.out_dir) / 'summary.json'}"
+        )
+
+
 @dataclass(frozen=True)
 class _ChunkTask:
     index: int
@@ -79,6 +106,7 @@ class _ChunkTask:
     on_error: str
     partial_dir: str
     segmentation: bool
+    raw_dir: str | None
 
 
 _CACHE: dict[str, tuple[DatasetReader, Recipe]] = {}
@@ -86,14 +114,28 @@ _CACHE: dict[str, tuple[DatasetReader, Recipe]] = {}
 
 def _tools(task: _ChunkTask) -> tuple[DatasetReader, Recipe]:
     # Worker processes keep one reader and recipe instead of rebuilding them per chunk.
-    key = json.dumps([task.dataset, task.reader_options, task.recipe, task.recipe_options], sort_keys=True)
+    key = json.dumps([task.dataset, task.reader_options, task.recipe, task.recipe_options, task.raw_dir],
+                     sort_keys=True)
     if key not in _CACHE:
-        _CACHE[key] = (get_reader(task.dataset, **task.reader_options), get_recipe(task.recipe, **task.recipe_options))
+        reader = get_reader(task.dataset, **task.reader_options)
+        # A fresh reader never ran discover(); binding tells it where the release lies.
+        reader.bind(task.raw_dir)
+        _CACHE[key] = (reader, get_recipe(task.recipe, **task.recipe_options))
     return _CACHE[key]
+
+
+# Stages of a skip: "listed" (left out by the reader's listing) and "policy" (a dataset rule)
+# are counted in every mode; "read" and "recipe" skips exist only under on_error="skip".
+_ERROR_STAGES = ("read", "recipe")
 
 
 def _skip(item: str, err: SkeletonFileError, stage: str) -> dict:
     return {"item": item, "file": err.path, "reason": err.reason, "message": str(err), "stage": stage}
+
+
+def _check_has_body(item: str, seq) -> None:
+    if not np.asarray(seq.present).any():
+        raise SkeletonFileError(seq.source or item, f"sample {seq.sample_id}: no body in any frame", reason="empty")
 
 
 def _process_chunk(task: _ChunkTask) -> dict:
@@ -105,14 +147,16 @@ def _process_chunk(task: _ChunkTask) -> dict:
     single = 0
     for item in task.items:
         try:
-            sequences = reader.read(item)
+            result = reader.read_item(item, untrimmed=task.segmentation)
         except SkeletonFileError as err:
             if task.on_error == "raise":
                 raise
             skips.append(_skip(item, err, "read"))
             continue
-        for seq in sequences:
+        skips.extend(_skip(item, dropped, "policy") for dropped in result.dropped)
+        for seq in result.sequences:
             try:
+                _check_has_body(item, seq)
                 out = recipe(seq)
             except SkeletonFileError as err:
                 if task.on_error == "raise":
@@ -122,14 +166,13 @@ def _process_chunk(task: _ChunkTask) -> dict:
             single += seq.num_frames == 1
             arrays.append(out.data)
             rows.append({**seq.meta(), "frames": out.valid_frames})
-        if task.segmentation:
-            video = reader.untrimmed(item)
-            if video is not None and video.frame_labels is not None:
-                m = recipe.num_bodies
-                joints = np.zeros((m, *video.joints.shape[1:]), np.float32)
-                joints[: min(m, video.joints.shape[0])] = video.joints[:m]
-                # (S, T, V, C) -> (T, C, V, M): frames first so videos concatenate.
-                untrimmed.append((video.sample_id, joints.transpose(1, 3, 2, 0), video.frame_labels))
+        video = result.untrimmed
+        if video is not None and video.frame_labels is not None:
+            m = recipe.num_bodies
+            joints = np.zeros((m, *video.joints.shape[1:]), np.float32)
+            joints[: min(m, video.joints.shape[0])] = video.joints[:m]
+            # (S, T, V, C) -> (T, C, V, M): frames first so videos concatenate.
+            untrimmed.append((video.sample_id, joints.transpose(1, 3, 2, 0), video.frame_labels))
 
     partial = Path(task.partial_dir)
     stem = f"chunk_{task.index:06d}"
@@ -148,6 +191,7 @@ def _process_chunk(task: _ChunkTask) -> dict:
         "skips": skips,
         "single_frame": int(single),
         "videos": [[vid, int(arr.shape[0])] for vid, arr, _ in untrimmed],
+        "on_error": task.on_error,
     }
     # The JSON is written last: its presence marks the chunk as complete.
     atomic_write_text(partial / f"{stem}.json", json.dumps(record))
@@ -181,28 +225,32 @@ def prepare_dataset(
     started = time.perf_counter()
     reader_options = dict(reader_options or {})
     recipe_options = dict(recipe_options or {})
+    # Unknown or misspelled options fail here, before anything is read or written.
     reader = get_reader(dataset, **reader_options)
     recipe_name = recipe or reader.default_recipe
     recipe_obj = get_recipe(recipe_name, **recipe_options)
     raw = Path(raw_dir) if raw_dir is not None else None
     out = Path(out_dir)
+    if (out / "info.json").exists() and not overwrite:
+        raise FileExistsError(f"{out} already holds a prepared dataset; pass overwrite=True (--overwrite) to replace it")
+
+    reader.bind(raw)
+    items = reader.discover(raw if raw is not None else Path("."))
+    listed_skips = [
+        {"item": name, "file": name, "reason": reason, "message": f"{name}: {reason}", "stage": "listed"}
+        for name, reason in reader.skipped_items(raw).items()
+    ]
+    if not items:
+        raise FileNotFoundError(f"{raw}: no {dataset} files found (expected {reader.expected_files})")
+    layout = get_layout(reader.layout)
+    recipe_obj.check_layout(layout)
 
     if (out / "info.json").exists():
-        if not overwrite:
-            raise FileExistsError(f"{out} already holds a prepared dataset; pass overwrite=True (--overwrite) to replace it")
         for name in ("info.json", "data.npy", "meta.csv", "summary.json"):
             (out / name).unlink(missing_ok=True)
         shutil.rmtree(out / "splits", ignore_errors=True)
         shutil.rmtree(out / "untrimmed", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
-
-    items = reader.discover(raw) if raw is not None else reader.discover(Path("."))
-    listed_skips = [
-        {"item": name, "file": name, "reason": reason, "message": f"{name}: {reason}", "stage": "listed"}
-        for name, reason in getattr(reader, "skipped_items", lambda _raw: {})(raw).items()
-    ]
-    if not items:
-        raise FileNotFoundError(f"{raw}: no {dataset} files found")
 
     partial = out / ".partial"
     plan = _plan_key(dataset, items, reader_options, recipe_obj, chunk_size)
@@ -214,25 +262,30 @@ def prepare_dataset(
     partial.mkdir(parents=True, exist_ok=True)
     atomic_write_text(plan_path, plan)
 
-    segmentation = bool(getattr(reader, "segmentation", False))
+    segmentation = bool(reader.segmentation)
     chunks = [tuple(items[i : i + chunk_size]) for i in range(0, len(items), chunk_size)]
+    raw_text = str(raw) if raw is not None else None
     tasks = [
-        _ChunkTask(i, chunk, dataset, reader_options, recipe_name, recipe_options, on_error, str(partial), segmentation)
+        _ChunkTask(i, chunk, dataset, reader_options, recipe_name, recipe_options, on_error, str(partial),
+                   segmentation, raw_text)
         for i, chunk in enumerate(chunks)
     ]
-    records: dict[int, dict] = {}
-    for task in tasks:
-        done = partial / f"chunk_{task.index:06d}.json"
-        if done.exists():
-            records[task.index] = json.loads(done.read_text())
-    summary = PrepareSummary(dataset=dataset, out_dir=str(out), recipe=recipe_name, resumed_chunks=len(records))
+    records = _resumable_records(partial, tasks, on_error)
+    summary = PrepareSummary(dataset=dataset, out_dir=str(out), recipe=recipe_name, resumed_chunks=len(records),
+                             on_error=on_error)
     todo = [t for t in tasks if t.index not in records]
-    _run_tasks(todo, records, workers, progress, total_items=len(items), done_items=sum(r["items"] for r in records.values()))
+    done_items = sum(r["items"] for r in records.values())
+    _run_tasks(todo, records, workers, progress, total_items=len(items), done_items=done_items)
 
-    _assemble(out, partial, tasks, records, reader, recipe_obj, raw, summary, segmentation)
     summary.items = len(items)
     summary.skipped = listed_skips + [s for i in range(len(tasks)) for s in records[i]["skips"]]
     summary.single_frame = sum(r["single_frame"] for r in records.values())
+    if not any(records[t.index]["rows"] for t in tasks):
+        summary.seconds = round(time.perf_counter() - started, 3)
+        atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=1))
+        shutil.rmtree(partial)
+        raise AllSkippedError(summary)
+    _assemble(out, partial, tasks, records, reader, recipe_obj, raw, summary, segmentation)
     summary.seconds = round(time.perf_counter() - started, 3)
     atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=1))
     info = json.loads((out / "info.json").read_text())
@@ -240,6 +293,28 @@ def prepare_dataset(
     atomic_write_text(out / "info.json", json.dumps(info, indent=1))
     shutil.rmtree(partial)
     return summary
+
+
+def _resumable_records(partial: Path, tasks: list[_ChunkTask], on_error: str) -> dict[int, dict]:
+    """Chunks an interrupted run finished that this run may reuse.
+
+    Under ``on_error="raise"`` a chunk that skipped an unreadable input is
+    redone, so the earlier skip run's skips are not silently inherited (if the
+    input is still bad, the run stops on it as a fresh run would).
+    """
+    records: dict[int, dict] = {}
+    for task in tasks:
+        done = partial / f"chunk_{task.index:06d}.json"
+        if not done.exists():
+            continue
+        try:
+            record = json.loads(done.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+            continue  # damaged by hand: redo the chunk
+        if on_error == "raise" and any(s.get("stage") in _ERROR_STAGES for s in record["skips"]):
+            continue
+        records[task.index] = record
+    return records
 
 
 def _run_tasks(todo: list[_ChunkTask], records: dict, workers: int | None, progress: bool, total_items: int, done_items: int) -> None:
@@ -273,8 +348,6 @@ def _assemble(out: Path, partial: Path, tasks, records, reader: DatasetReader, r
 
     rows = [row for t in tasks for row in records[t.index]["rows"]]
     layout = get_layout(reader.layout)
-    if not rows:
-        raise ValueError(f"{summary.dataset}: every sample was skipped; nothing to write (see the skip reasons)")
     first = next(partial / f"chunk_{t.index:06d}.npy" for t in tasks if records[t.index]["rows"])
     sample_shape = np.load(first, mmap_mode="r").shape[1:]
     tmp = out / "data.npy.tmp"
@@ -306,6 +379,8 @@ def _assemble(out: Path, partial: Path, tasks, records, reader: DatasetReader, r
         "format_version": FORMAT_VERSION,
         "dataset": summary.dataset,
         "layout": layout.name,
+        # The whole definition, so that a layout declared inline travels with the data.
+        "layout_spec": layout.to_dict(),
         "channels": list(layout.channels),
         "shape": [len(rows), *map(int, sample_shape)],
         "axes": "NCTVM",

@@ -79,7 +79,7 @@ def make_labeled_split(
     name = labeled_split_name(protocol, fraction, per_class, seed)
     path = Path(out) if out is not None else dataset.root / "splits" / "semi" / f"{name}.txt"
     if path.exists():
-        return path, read_index_file(path)
+        return path, read_index_file(path, num_samples=len(dataset))
     train = dataset.split(protocol, "train")
     idx = sample_labeled(dataset.labels, fraction=fraction, per_class=per_class, seed=seed, candidates=train)
     counts = np.bincount(dataset.labels[idx], minlength=dataset.num_classes)

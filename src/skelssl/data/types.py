@@ -7,14 +7,18 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["RawSequence", "SkeletonFileError", "META_COLUMNS", "check_finite"]
+__all__ = ["RawSequence", "SkeletonFileError", "META_COLUMNS", "check_finite", "to_metres", "UNITS", "MAX_METRES"]
 
 # Columns of the canonical metadata table; -1 means "not defined by this dataset".
 META_COLUMNS = ("sample_id", "label", "subject", "view", "setup", "replication", "length")
 
 
 class SkeletonFileError(ValueError):
-    """A raw file that cannot be read. The message names the file and what is wrong."""
+    """A data file (raw, or prepared by ``skelssl prepare``) that cannot be read.
+
+    The message names the file, then what is wrong (with the line where the
+    format has lines); ``reason`` is a short category used to count skips.
+    """
 
     def __init__(self, path: str | Path, problem: str, reason: str = "malformed"):
         self.path = str(path)
@@ -84,3 +88,36 @@ def check_finite(path: str | Path, array: np.ndarray) -> None:
     if not np.isfinite(array).all():
         bad = np.argwhere(~np.isfinite(array))[0]
         raise SkeletonFileError(path, f"non-finite value at index {tuple(int(i) for i in bad)}", reason="non_finite")
+
+
+# Length units of x, y, z and their factor to metres.
+UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}
+# A depth sensor sees people within a few metres; a coordinate beyond this is not in metres.
+MAX_METRES = 20.0
+
+
+def to_metres(path: str | Path, joints: np.ndarray, units: str | None, axes: tuple[int, ...] = (0, 1, 2),
+              hint: str = 'set "units": "mm" (or "cm")') -> np.ndarray:
+    """``joints`` (..., C) with channels ``axes`` (x, y, z) in metres.
+
+    Declared ``units`` (``"m"``, ``"cm"``, ``"mm"``) are converted. Undeclared
+    units are taken as metres and checked: a coordinate beyond
+    :data:`MAX_METRES` is rejected (reason ``units``) with ``hint`` on how to
+    declare them, instead of silently training on millimetres.
+    """
+    axes = list(axes)
+    if units is not None:
+        if units not in UNITS:
+            raise ValueError(f"units must be one of {', '.join(UNITS)}, got {units!r}")
+        if units == "m":
+            return joints
+        scaled = np.array(joints, dtype=np.float32, copy=True)
+        scaled[..., axes] *= np.float32(UNITS[units])
+        return scaled
+    peak = float(np.abs(joints[..., axes]).max()) if joints.size else 0.0
+    if peak > MAX_METRES:
+        raise SkeletonFileError(
+            path, f"a coordinate reaches {peak:g}, which is not metres (skelssl expects metres; a person is within "
+            f"{MAX_METRES:g} m of the sensor): {hint}, or declare metres if they really are", reason="units",
+        )
+    return joints

@@ -27,12 +27,13 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 __all__ = [
     "FORMAT",
+    "CheckpointError",
     "encode_state",
     "decode_state",
     "save_checkpoint",
@@ -46,6 +47,18 @@ __all__ = [
 FORMAT = "skelssl-checkpoint-1"
 _META_KEY = "skelssl"
 _EPOCH_FILE = re.compile(r"epoch_(\d+)\.safetensors$")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read (zero-byte, truncated, corrupt or not skelssl's); names the file."""
+
+    def __init__(self, path: str | os.PathLike, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.problem))
 
 
 def encode_state(obj: Any, prefix: str = "") -> tuple[Any, dict[str, Tensor]]:
@@ -131,16 +144,56 @@ def save_checkpoint(path: str | os.PathLike, tensors: Mapping[str, Tensor], meta
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[dict[str, Tensor], dict]:
-    """``(tensors, meta)`` from a checkpoint written by :func:`save_checkpoint` (no pickle involved)."""
+    """``(tensors, meta)`` from a checkpoint written by :func:`save_checkpoint` (no pickle involved).
+
+    Anything wrong with the file (empty, cut short, random bytes, a foreign
+    safetensors file, a header naming tensors the file lacks) is a
+    :class:`CheckpointError` naming it, in one line.
+    """
     path = resolve_checkpoint(path)
-    with safe_open(str(path), framework="pt") as f:
-        header = f.metadata() or {}
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(path, "empty file (0 bytes); the run was probably killed while copying it")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+        tensors = load_file(str(path), device=str(device))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise CheckpointError(path, f"not a readable safetensors file ({_one_line(err)}); it is truncated or "
+                              f"corrupt ({size} bytes)") from None
     if _META_KEY not in header:
-        raise ValueError(f"{path}: not a skelssl checkpoint (no '{_META_KEY}' metadata)")
-    meta = json.loads(header[_META_KEY])
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path}: checkpoint format {meta.get('format')!r}, expected {FORMAT!r}")
-    return load_file(str(path), device=str(device)), meta
+        raise CheckpointError(path, f"not a skelssl checkpoint (no '{_META_KEY}' metadata)")
+    try:
+        meta = json.loads(header[_META_KEY])
+    except json.JSONDecodeError as err:
+        raise CheckpointError(path, f"metadata is not valid JSON ({err.msg} at position {err.pos})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise CheckpointError(path, f"checkpoint format {found!r}, expected {FORMAT!r}")
+    missing = sorted(_tensor_refs(meta.get("state")) - set(tensors))
+    if missing:
+        raise CheckpointError(path, f"metadata refers to {len(missing)} tensor(s) the file lacks, e.g. {missing[0]!r}")
+    return tensors, meta
+
+
+def _tensor_refs(skeleton: Any) -> set[str]:
+    """Every tensor key an :func:`encode_state` skeleton refers to."""
+    refs: set[str] = set()
+    stack = [skeleton]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if set(node) == {"__tensor__"} and isinstance(node["__tensor__"], str):
+                refs.add(node["__tensor__"])
+            else:
+                stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return refs
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:

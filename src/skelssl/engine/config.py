@@ -73,6 +73,10 @@ DATA_DEFAULTS: dict[str, Any] = {
     "batch_size": 128,
     "num_workers": 0,
     "reader_options": {},
+    # Input clips of recipes that store whole sequences (agc_lstm): "auto" = the recipe's length,
+    # null = whole samples, or a frame count; training draws them "random" (or "uniform", as testing does).
+    "clip_frames": "auto",
+    "train_clip": "random",
 }
 
 # Sections checked key by key; inside them these sub-mappings are free-form kwargs.

@@ -168,6 +168,9 @@ class Trainer:
             return itertools.islice(iter(self.loader_factory(epoch)), start, None)
         assert self.sampler is not None
         self.sampler.set_epoch(epoch, start * int(self.batch_size))  # type: ignore[arg-type]
+        if hasattr(self.dataset, "set_epoch"):
+            # Datasets that draw random clips per epoch (SkeletonDataset); set before workers copy it.
+            self.dataset.set_epoch(epoch)
         loader = DataLoader(
             self.dataset, batch_size=self.batch_size, sampler=self.sampler, num_workers=self.num_workers,
             collate_fn=self.collate_fn, drop_last=bool(self.cfg.drop_last), pin_memory=self.device.type == "cuda",

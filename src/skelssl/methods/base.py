@@ -57,9 +57,12 @@ class DatasetInfo:
 
     @classmethod
     def from_prepared(cls, prepared: Any) -> "DatasetInfo":
-        """From a :class:`~skelssl.data.canonical.PreparedDataset` (its ``(N, C, T, V, M)`` shape and labels)."""
-        n, channels, frames, _, persons = prepared.info["shape"]
-        return cls(layout=prepared.layout.name, in_channels=int(channels), num_frames=int(frames),
+        """From a :class:`~skelssl.data.canonical.PreparedDataset`: its ``(N, C, T, V, M)`` shape, labels and the
+        frames a model sees (the recipe's clip length, else T)."""
+        from skelssl.data.dataset import input_frames
+
+        n, channels, _, _, persons = prepared.info["shape"]
+        return cls(layout=prepared.layout.name, in_channels=int(channels), num_frames=input_frames(prepared),
                    num_person=int(persons), num_classes=int(prepared.num_classes), num_samples=int(n))
 
 

@@ -36,7 +36,17 @@ def read_run_config(run_dir: str | Path) -> DictConfig:
     path = Path(run_dir) / "config.yaml"
     if not path.exists():
         raise FileNotFoundError(f"{run_dir}: not a run directory (no config.yaml); pretrain first or check --run")
-    cfg = OmegaConf.load(path)
+    import yaml
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        cfg = OmegaConf.load(path)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
+        raise ValueError(f"{path}: not valid YAML ({where}{err.problem or err.context})") from None
+    except (yaml.YAMLError, UnicodeDecodeError, OmegaConfBaseException) as err:
+        raise ValueError(f"{path}: not a readable run config ({' '.join(str(err).split())})") from None
     if not isinstance(cfg, DictConfig) or "method" not in cfg:
         raise ValueError(f"{path}: no 'method' section")
     return cfg

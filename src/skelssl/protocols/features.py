@@ -122,7 +122,8 @@ def extract_features(
     """Run ``encoder`` (and ``head`` on its output, for logits) over ``data`` in eval mode.
 
     ``data`` yields ``(x, label, index)`` (a :class:`~skelssl.data.dataset.SkeletonDataset`
-    or a loader over one); ``(x, label)`` batches get running indices. The
+    or a loader over one; a dataset drawing random clips is read with uniform
+    ones); ``(x, label)`` batches get running indices. The
     modules are moved to ``device`` only if given; their train/eval flags are
     restored afterwards.
     """
@@ -131,6 +132,9 @@ def extract_features(
         if head is not None:
             head.to(device)
     device = module_device(encoder)
+    if hasattr(data, "with_sampling"):
+        # Features describe a sample, not one random draw of it: evenly spaced clips (SkeletonDataset).
+        data = data.with_sampling("uniform")
     loader = make_loader(data, batch_size, num_workers=num_workers, device=device)
     feats, labels, indices, logits = [], [], [], []
     seen = 0

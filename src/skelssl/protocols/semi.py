@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from skelssl.data.canonical import PreparedDataset, read_index_file
-from skelssl.data.dataset import SkeletonDataset
+from skelssl.data.dataset import SkeletonDataset, dataset_from_config
 from skelssl.data.splits import labeled_split_name, make_labeled_split
 from skelssl.protocols.results import EvalContext
 
@@ -36,6 +36,8 @@ def labeled_subset(
     seed: int = 0,
     split_file: str | Path | None = None,
     fallback_dir: str | Path | None = None,
+    data_cfg: Any = None,
+    dataset_seed: int = 0,
 ) -> tuple[SkeletonDataset, Path]:
     """The labelled training samples as a dataset, and the index file that defines them.
 
@@ -43,11 +45,12 @@ def labeled_subset(
     in the protocol's training split); otherwise the split is drawn (or read
     back) by :func:`make_labeled_split`, into ``<prepared>/splits/semi/`` or, if
     that directory cannot be written (a shared read-only dataset), into
-    ``fallback_dir``.
+    ``fallback_dir``. ``data_cfg`` (a config's ``data`` section) sets the
+    training clips, drawn with ``dataset_seed``.
     """
     if split_file is not None:
         path = Path(split_file)
-        indices = read_index_file(path)
+        indices = read_index_file(path, num_samples=len(prepared))
         outside = np.setdiff1d(indices, prepared.split(split_protocol, "train"))
         if outside.size:
             raise ValueError(f"{path}: {outside.size} indices are not in the {split_protocol} training split")
@@ -61,7 +64,7 @@ def labeled_subset(
             out = Path(fallback_dir) / default.name
         path, indices = make_labeled_split(prepared, split_protocol, fraction=fraction, per_class=per_class, seed=seed,
                                            out=out)
-    return SkeletonDataset(prepared, indices=indices), path
+    return dataset_from_config(prepared, data_cfg or {}, train=True, indices=indices, seed=dataset_seed), path
 
 
 def _writable(folder: Path) -> bool:
@@ -111,6 +114,8 @@ def run_semi(
         seed=int(p.get("split_seed", 0)),
         split_file=split_file,
         fallback_dir=out_dir,
+        data_cfg=cfg.data,
+        dataset_seed=int(cfg.train.seed),
     )
     counts = np.bincount(train_ds.labels, minlength=num_classes)
     context.extra.update(

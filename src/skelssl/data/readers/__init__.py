@@ -9,5 +9,6 @@ from skelssl.data.readers import synthetic  # noqa: E402,F401
 from skelssl.data.readers import pkummd  # noqa: E402,F401
 from skelssl.data.readers import kinetics  # noqa: E402,F401
 from skelssl.data.readers import custom  # noqa: E402,F401
+from skelssl.data.readers import kinect_v1  # noqa: E402,F401
 
 __all__ = ["DatasetReader", "get_reader", "list_readers", "register_reader"]

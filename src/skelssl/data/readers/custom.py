@@ -20,31 +20,28 @@ Arrays are always loaded with ``allow_pickle=False``.
 from __future__ import annotations
 
 import csv
-import json
+import difflib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from skelssl.data.layouts import SkeletonLayout, get_layout, register_layout
+from skelssl.data.files import load_npy, read_json_file, read_text_file
+from skelssl.data.layouts import SkeletonLayout, get_layout, layout_from_spec, register_or_reuse
 from skelssl.data.readers.base import DatasetReader, Split, register_reader
-from skelssl.data.types import RawSequence, SkeletonFileError, check_finite
+from skelssl.data.types import UNITS, RawSequence, SkeletonFileError, check_finite, to_metres
 
 __all__ = ["CustomReader", "load_layout_spec", "ARRAY_ORDERS"]
 
 ARRAY_ORDERS = ("NMTVC", "NCTVM")
+DATASET_KEYS = ("layout", "num_classes", "class_names", "array_order", "units", "description")
 META_INT_COLUMNS = ("subject", "view", "setup", "replication")
 SPLIT_PREFIX = "split_"
 SPLIT_VALUES = ("train", "test", "")
 # Separates the array path from the row number in single-array work items.
 ROW_SEP = "::"
-_LAYOUT_KEYS = {"name", "joint_names", "bones", "center", "mirror_pairs", "channels", "roles", "extra_edges",
-                "description"}
-
-
-def _pairs(value: Any) -> tuple[tuple[int, int], ...]:
-    return tuple((int(a), int(b)) for a, b in value)
 
 
 def load_layout_spec(spec: str | dict, source: str | Path = "dataset.json") -> SkeletonLayout:
@@ -61,36 +58,10 @@ def load_layout_spec(spec: str | dict, source: str | Path = "dataset.json") -> S
             raise SkeletonFileError(source, str(err.args[0]), reason="malformed") from None
     if not isinstance(spec, dict):
         raise SkeletonFileError(source, "'layout' must be a layout name or an object", reason="malformed")
-    unknown = set(spec) - _LAYOUT_KEYS
-    missing = {"name", "joint_names", "bones", "center"} - set(spec)
-    if unknown or missing:
-        raise SkeletonFileError(
-            source, f"inline layout: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}", reason="malformed"
-        )
     try:
-        layout = SkeletonLayout(
-            name=str(spec["name"]),
-            joint_names=tuple(str(j) for j in spec["joint_names"]),
-            bones=_pairs(spec["bones"]),
-            center=int(spec["center"]),
-            mirror_pairs=_pairs(spec.get("mirror_pairs", ())),
-            channels=tuple(str(c) for c in spec.get("channels", ("x", "y", "z"))),
-            roles={str(k): int(v) for k, v in dict(spec.get("roles", {})).items()},
-            extra_edges=_pairs(spec.get("extra_edges", ())),
-            description=str(spec.get("description", "")),
-        )
+        return register_or_reuse(layout_from_spec(spec))
     except (TypeError, ValueError) as err:
         raise SkeletonFileError(source, f"inline layout is invalid: {err}", reason="malformed") from None
-    try:
-        existing = get_layout(layout.name)
-    except KeyError:
-        return register_layout(layout)
-    if existing != layout:
-        raise SkeletonFileError(
-            source, f"layout {layout.name!r} is already registered with a different definition; rename it",
-            reason="malformed",
-        )
-    return existing
 
 
 @dataclass
@@ -114,6 +85,7 @@ class _Dataset:
     array_order: str
     array_path: Path | None
     protocols: tuple[str, ...]
+    units: str | None = None
     _array: np.ndarray | None = field(default=None, repr=False)
 
     def array(self) -> np.ndarray:
@@ -127,13 +99,7 @@ def _load_npy(path: Path, *, mmap: bool = False, where: str = "") -> np.ndarray:
     label = f"{path}{f' ({where})' if where else ''}"
     if not path.is_file():
         raise SkeletonFileError(label, "skeleton file named in the table does not exist", reason="missing")
-    try:
-        array = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
-    except ValueError as err:
-        reason = "malformed" if "pickle" in str(err) else "truncated"
-        raise SkeletonFileError(label, f"cannot load .npy ({err})", reason=reason) from None
-    except (EOFError, OSError) as err:
-        raise SkeletonFileError(label, f"cannot load .npy ({err})", reason="truncated") from None
+    array = load_npy(path, mmap=mmap, label=label)
     if not isinstance(array, np.ndarray):
         raise SkeletonFileError(label, "expected a .npy array, got an archive", reason="malformed")
     if array.dtype.kind not in "biuf":
@@ -146,18 +112,18 @@ def _read_table(root: Path) -> tuple[Path, list[tuple[dict, str]]]:
     if csv_path.is_file() and json_path.is_file():
         raise SkeletonFileError(root, "both samples.csv and samples.json exist; keep one", reason="malformed")
     if csv_path.is_file():
-        with csv_path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
+        reader = csv.DictReader(io.StringIO(read_text_file(csv_path), newline=""))
+        try:
             if reader.fieldnames is None:
                 raise SkeletonFileError(csv_path, "no header row", reason="empty")
             reader.fieldnames = [n.strip() for n in reader.fieldnames]
             rows = [(dict(r), f"{csv_path.name} line {reader.line_num}") for r in reader]
+        except csv.Error as err:
+            raise SkeletonFileError(csv_path, f"line {reader.line_num}: not valid CSV ({err})",
+                                    reason="malformed") from None
         return csv_path, rows
     if json_path.is_file():
-        try:
-            records = json.loads(json_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise SkeletonFileError(json_path, f"not valid JSON ({err})", reason="truncated") from None
+        records = read_json_file(json_path)
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise SkeletonFileError(json_path, "must be a list of records (objects)", reason="malformed")
         return json_path, [(r, f"{json_path.name} record {i}") for i, r in enumerate(records)]
@@ -183,20 +149,34 @@ def _load_dataset(root: Path) -> _Dataset:
     meta_path = root / "dataset.json"
     if not meta_path.is_file():
         raise FileNotFoundError(f"no dataset.json in {root} (it declares the layout; see docs/own-data.md)")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise SkeletonFileError(meta_path, f"not valid JSON ({err})", reason="truncated") from None
+    meta = read_json_file(meta_path)
     if not isinstance(meta, dict) or "layout" not in meta:
         raise SkeletonFileError(meta_path, "must be an object with a 'layout' entry", reason="malformed")
+    unknown = sorted(set(meta) - set(DATASET_KEYS))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], DATASET_KEYS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise SkeletonFileError(meta_path, f"unknown key {unknown[0]!r}{hint}; keys: {', '.join(DATASET_KEYS)}",
+                                reason="malformed")
     layout = load_layout_spec(meta["layout"], meta_path)
-    class_names = tuple(str(c) for c in meta.get("class_names", ()) or ())
+    names = meta.get("class_names") or []
+    if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
+        raise SkeletonFileError(meta_path, "class_names must be a list of strings", reason="malformed")
+    class_names = tuple(names)
     num_classes = meta.get("num_classes")
-    num_classes = int(num_classes) if num_classes is not None else (len(class_names) or None)
+    if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool)
+                                    or num_classes < 1):
+        raise SkeletonFileError(meta_path, f"num_classes must be a positive integer, got {num_classes!r}",
+                                reason="malformed")
+    num_classes = num_classes if num_classes is not None else (len(class_names) or None)
+    units = meta.get("units")
+    if units is not None and units not in UNITS:
+        raise SkeletonFileError(meta_path, f"units must be one of {', '.join(UNITS)}, got {units!r}",
+                                reason="malformed")
     if class_names and num_classes != len(class_names):
         raise SkeletonFileError(meta_path, f"num_classes {num_classes} but {len(class_names)} class_names",
                                 reason="malformed")
-    order = str(meta.get("array_order", "NMTVC")).upper()
+    order = str(meta.get("array_order", "NMTVC")).upper()  # any value: str() then the check below
     if order not in ARRAY_ORDERS:
         raise SkeletonFileError(meta_path, f"array_order must be one of {ARRAY_ORDERS}, got {order!r}",
                                 reason="malformed")
@@ -251,7 +231,7 @@ def _load_dataset(root: Path) -> _Dataset:
     if not (has_array or has_dir):
         raise FileNotFoundError(f"no skeletons/ folder or skeletons.npy in {root}")
     ds = _Dataset(root, table, records, row_of, layout, num_classes, class_names, order,
-                  array_path if has_array else None, protocols)
+                  array_path if has_array else None, protocols, units)
     if has_array:
         array = ds.array()
         if array.ndim != 5:
@@ -263,6 +243,14 @@ def _load_dataset(root: Path) -> _Dataset:
     return ds
 
 
+def _to_metres(where: str, joints: np.ndarray, ds: _Dataset) -> np.ndarray:
+    """x, y, z in metres by the declared units; undeclared 3D data must look like metres (2D is left alone)."""
+    axes = tuple(i for i, c in enumerate(ds.layout.channels) if c in ("x", "y", "z"))
+    if not axes or (ds.units is None and "z" not in ds.layout.channels):
+        return joints  # 2D keypoints are in the pose estimator's own units (pixels or normalised)
+    return to_metres(where, joints, ds.units, axes, hint='set "units": "mm" (or "cm") in dataset.json')
+
+
 @register_reader("custom")
 class CustomReader(DatasetReader):
     """Reads a dataset directory in the documented "own data" format."""
@@ -270,6 +258,8 @@ class CustomReader(DatasetReader):
     layout = "ntu25"
     default_recipe = "crossclr"
     num_classes: int | None = None
+    expected_files = ("dataset.json, samples.csv (or samples.json) and skeletons/<sample_id>.npy (or skeletons.npy) "
+                      "directly in --raw; see docs/own-data.md")
 
     def __init__(self, **options) -> None:
         super().__init__(**options)
@@ -333,8 +323,10 @@ class CustomReader(DatasetReader):
                                     reason="wrong_channel_count")
         if m == 0 or t == 0:
             raise SkeletonFileError(where, f"zero-length sequence (shape {sample.shape})", reason="empty")
-        joints = np.ascontiguousarray(sample, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # beyond float32 becomes inf: reported just below
+            joints = np.ascontiguousarray(sample, dtype=np.float32)
         check_finite(where, joints)
+        joints = _to_metres(where, joints, ds)
         present = joints.any(axis=(2, 3))
         if not present.any():
             raise SkeletonFileError(where, "every value is zero (no body in any frame)", reason="empty")

@@ -172,6 +172,7 @@ class _NTUReader(DatasetReader):
 
     layout = "ntu25"
     default_recipe = "crossclr"
+    expected_files = "SsssCcccPpppRrrrAaaa.skeleton files (any folder depth under --raw)"
     max_setup: int = 32
     max_action: int = 120
     version: int = 120

@@ -13,6 +13,7 @@ from typing import Iterable
 
 import numpy as np
 
+from skelssl.data.files import UTF8_BOM, read_file_bytes
 from skelssl.data.types import SkeletonFileError
 
 __all__ = [
@@ -88,6 +89,9 @@ def parse_ntu_skeleton(
     number of bodies dropped beyond ``max_bodies``. Raises
     :class:`SkeletonFileError` naming ``source`` for anything malformed.
     """
+    if data.startswith(UTF8_BOM):
+        # Some editors and exporters prepend a byte-order mark; it is not part of the content.
+        data = data[len(UTF8_BOM):]
     content_end = len(data)
     while content_end and data[content_end - 1] in _WHITESPACE:
         content_end -= 1
@@ -135,7 +139,8 @@ def parse_ntu_skeleton(
     for t in range(num_frames):
         if cur >= n_lines:
             raise SkeletonFileError(
-                source, f"file ends at frame {t + 1} of the {num_frames} it announces", reason="truncated"
+                source, f"file ends at line {n_lines}, before frame {t + 1} of the {num_frames} it announces",
+                reason="truncated",
             )
         num_bodies = count_at(cur, "the body count of frame {}", t + 1)
         frame_lines.append(cur)
@@ -144,7 +149,8 @@ def parse_ntu_skeleton(
         for b in range(num_bodies):
             if cur + 1 >= n_lines:
                 raise SkeletonFileError(
-                    source, f"file ends inside body {b + 1} of frame {t + 1} of {num_frames}", reason="truncated"
+                    source, f"file ends at line {n_lines}, inside body {b + 1} of frame {t + 1} of {num_frames}",
+                    reason="truncated",
                 )
             body = line(cur)
             try:
@@ -160,7 +166,7 @@ def parse_ntu_skeleton(
                 if cur + 2 >= n_lines:
                     # A count cut short ("2" of "25") on the last line is truncation, not a bad count.
                     raise SkeletonFileError(
-                        source, f"file ends after the joint count of body {b + 1} of frame {t + 1}",
+                        source, f"file ends at line {n_lines}, after the joint count of body {b + 1} of frame {t + 1}",
                         reason="truncated",
                     )
                 if num_joints != NUM_JOINTS:
@@ -173,7 +179,8 @@ def parse_ntu_skeleton(
             cur += 2 + NUM_JOINTS
             if cur > n_lines:
                 raise SkeletonFileError(
-                    source, f"file ends inside the joints of body {b + 1} of frame {t + 1} of {num_frames}",
+                    source, f"file ends at line {n_lines}, inside the joints of body {b + 1} of frame {t + 1} "
+                    f"of {num_frames}",
                     reason="truncated",
                 )
     if not body_lines:
@@ -350,11 +357,7 @@ def read_ntu_skeleton(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """:func:`parse_ntu_skeleton` on the file at ``path``."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise SkeletonFileError(path, f"cannot read file ({err.strerror or err})", reason="unreadable") from None
-    return parse_ntu_skeleton(data, path, max_bodies=max_bodies)
+    return parse_ntu_skeleton(read_file_bytes(path), path, max_bodies=max_bodies)
 
 
 # ---------------------------------------------------------------------------

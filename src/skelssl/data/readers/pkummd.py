@@ -36,11 +36,20 @@ Conventions chosen here:
   documented by the authors), so ``subject`` is -1; cross-subject evaluation
   uses the official lists instead. ``view`` is L/M/R -> 1/2/3.
 
+Every file is looked for under ``raw_dir`` only (directory symlinks there are
+followed): a video whose label file is missing there is a ``missing_labels``
+error (or a counted skip with ``--on-error skip``), and label files without a
+skeleton file are counted as ``missing_skeleton`` skips. An action instance
+whose frames hold no body is left out, as public loaders do, and counted
+(``empty_instance``).
+
 Options: ``skeleton_dir``, ``label_dir``, ``split_dir`` (relative paths are
 taken from ``raw_dir``) override the automatic search, which treats files under a
 folder whose name contains ``label`` as label files and the others as
 skeletons. ``swap_reversed=True`` repairs label rows with ``start > end`` by
-swapping them instead of rejecting the video.
+swapping them instead of rejecting the video. ``segmentation=True`` also writes
+each whole video with per-frame labels (``untrimmed/`` of the prepared dataset,
+for action segmentation); each video is still parsed once.
 """
 
 from __future__ import annotations
@@ -50,7 +59,9 @@ from pathlib import Path
 
 import numpy as np
 
-from skelssl.data.readers.base import DatasetReader, Split, register_reader
+from skelssl.data.files import UTF8_BOM, read_file_bytes, read_text_file, walk_files
+from skelssl.data.options import check_bool
+from skelssl.data.readers.base import DatasetReader, ReadResult, Split, register_reader
 from skelssl.data.types import RawSequence, SkeletonFileError, check_finite
 
 __all__ = ["PKUMMD1Reader", "PKUMMD2Reader", "CLASS_NAMES", "parse_split_file", "parse_number_rows"]
@@ -93,6 +104,8 @@ def parse_number_rows(path: str | Path, data: bytes, width: int) -> np.ndarray:
     line with the wrong count raises :class:`SkeletonFileError` naming the line
     (``truncated`` for a short last line, ``wrong_joint_count`` otherwise).
     """
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM):]
     buf = np.frombuffer(data, dtype=np.uint8)
     if buf.size == 0:
         raise SkeletonFileError(path, "file is empty", reason="empty")
@@ -123,7 +136,8 @@ def parse_number_rows(path: str | Path, data: bytes, width: int) -> np.ndarray:
         )
     tokens = data.split()
     try:
-        values = np.array(tokens, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # beyond float32 becomes inf: check_finite reports it
+            values = np.array(tokens, dtype=np.float32)
     except ValueError:
         # Slow path only to point at the offending token.
         for i, tok in enumerate(tokens):
@@ -142,7 +156,7 @@ def parse_number_rows(path: str | Path, data: bytes, width: int) -> np.ndarray:
 def parse_split_file(path: str | Path) -> tuple[list[str], list[str]]:
     """The (training, validation) video ids of an official PKU-MMD split list."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = read_text_file(path)
     headers = list(_SPLIT_HEADER.finditer(text))
     train_h = [h for h in headers if h.group(1).lower() == "training"]
     test_h = [h for h in headers if h.group(1).lower() != "training"]
@@ -173,6 +187,7 @@ class _PKUMMDReader(DatasetReader):
     layout = "ntu25"
     default_recipe = "crossclr"
     class_names = CLASS_NAMES
+    known_options = ("skeleton_dir", "label_dir", "split_dir", "swap_reversed", "segmentation")
     num_action_ids = 51
     phase = 1
     _name_re: re.Pattern = re.compile(r"^(\d{4})-([LMR])$")
@@ -180,21 +195,43 @@ class _PKUMMDReader(DatasetReader):
 
     def __init__(self, **options) -> None:
         super().__init__(**options)
-        self._raw_dir: Path | None = None
-        self._labels: dict[str, Path] = {}
+        for key in ("swap_reversed", "segmentation"):
+            if key in options:
+                check_bool("reader", self.name, key, options[key])
+        for key in ("skeleton_dir", "label_dir", "split_dir"):
+            if key in options and not isinstance(options[key], str):
+                raise ValueError(f"reader option {key!r} of {self.name} must be a folder path, got {options[key]!r}")
+        self.segmentation = bool(options.get("segmentation", False))
+        self._skeletons: dict[str, Path] | None = None
+        self._labels: dict[str, Path] | None = None
+
+    @property
+    def expected_files(self) -> str:  # type: ignore[override]
+        example = "0002-L.txt" if self.phase == 1 else "A01N01-L.txt"
+        return (f"skeleton files named like {example} with label files of the same name in a folder whose name "
+                "contains 'label' (or set the reader options skeleton_dir / label_dir)")
+
+    def bind(self, raw_dir: str | Path | None) -> None:
+        super().bind(raw_dir)
+        self._skeletons = self._labels = None
 
     # ------------------------------------------------------------------ paths
-    def _option_dir(self, key: str, raw_dir: Path | None) -> Path | None:
+    def _option_dir(self, key: str, raw_dir: Path | None = None) -> Path | None:
         value = self.options.get(key)
         if value is None:
             return None
         p = Path(value)
-        if not p.is_absolute() and raw_dir is not None:
-            p = Path(raw_dir) / p
+        raw_dir = raw_dir if raw_dir is not None else self.raw_dir
+        if not p.is_absolute():
+            if raw_dir is None:
+                raise ValueError(f"reader option {key}={value!r} is relative to --raw, which was not given")
+            p = raw_dir / p
+        if not p.is_dir():
+            raise FileNotFoundError(f"reader option {key}: folder {p} not found")
         return p
 
     def _video_files(self, folder: Path) -> list[Path]:
-        return sorted(p for p in folder.rglob("*.txt") if p.is_file() and self._name_re.match(p.stem))
+        return [p for p in walk_files(folder) if p.suffix == ".txt" and self._name_re.match(p.stem)]
 
     @staticmethod
     def _by_stem(files: list[Path], what: str, option: str) -> dict[str, Path]:
@@ -208,42 +245,53 @@ class _PKUMMDReader(DatasetReader):
             found[p.stem] = p
         return found
 
+    def _scan(self) -> tuple[dict[str, Path], dict[str, Path]]:
+        """Skeleton and label files by video id, from the bound raw directory (or the option folders) only."""
+        if self._skeletons is None or self._labels is None:
+            skel_dir, label_dir = self._option_dir("skeleton_dir"), self._option_dir("label_dir")
+            raw = self.raw_dir
+            if raw is None and (skel_dir is None or label_dir is None):
+                raise ValueError(f"the {self.name} reader needs the raw directory to find label files: call "
+                                 "discover(raw_dir) or bind(raw_dir) first, or set the reader options skeleton_dir "
+                                 "and label_dir")
+            everything = self._video_files(raw) if skel_dir is None or label_dir is None else []
+            if skel_dir is not None:
+                skeletons = self._video_files(skel_dir)
+            else:
+                skeletons = [p for p in everything if not _has_label_part(p, raw)]
+            if label_dir is not None:
+                labels = self._video_files(label_dir)
+            else:
+                labels = [p for p in everything if _has_label_part(p, raw)]
+            self._skeletons = self._by_stem(skeletons, "skeleton", "skeleton_dir")
+            self._labels = self._by_stem(labels, "label", "label_dir")
+        return self._skeletons, self._labels
+
     def discover(self, raw_dir: Path) -> list[str]:
         raw_dir = Path(raw_dir)
         if not raw_dir.is_dir():
             raise FileNotFoundError(f"raw data directory not found: {raw_dir}")
-        self._raw_dir = raw_dir
-        skel_dir = self._option_dir("skeleton_dir", raw_dir)
-        label_dir = self._option_dir("label_dir", raw_dir)
-        everything = self._video_files(raw_dir) if skel_dir is None or label_dir is None else []
-        if skel_dir is not None:
-            skeletons = self._video_files(skel_dir)
-        else:
-            skeletons = [p for p in everything if not _has_label_part(p, raw_dir)]
-        if label_dir is not None:
-            labels = self._video_files(label_dir)
-        else:
-            labels = [p for p in everything if _has_label_part(p, raw_dir)]
-        skel_map = self._by_stem(skeletons, "skeleton", "skeleton_dir")
-        self._labels = self._by_stem(labels, "label", "label_dir")
-        return [str(skel_map[k]) for k in sorted(skel_map)]
+        self.bind(raw_dir)
+        skeletons, _ = self._scan()
+        return [str(skeletons[k]) for k in sorted(skeletons)]
+
+    def skipped_items(self, raw_dir: Path | None) -> dict[str, str]:
+        """Label files whose video has no skeleton file, as ``missing_skeleton``."""
+        if raw_dir is None:
+            return {}
+        if self.raw_dir is None or Path(raw_dir) != self.raw_dir:
+            self.bind(raw_dir)
+        skeletons, labels = self._scan()
+        return {str(labels[k]): "missing_skeleton" for k in sorted(labels) if k not in skeletons}
 
     def _label_path(self, skeleton: Path) -> Path:
-        name = skeleton.name
-        if skeleton.stem in self._labels:
-            return self._labels[skeleton.stem]
-        label_dir = self._option_dir("label_dir", self._raw_dir)
-        if label_dir is not None:
-            return label_dir / name
-        # Without discover() (e.g. a fresh reader in a worker): look for a
-        # "*label*" folder beside the skeleton folder, up to three levels up.
-        for ancestor in list(skeleton.parents)[1:4]:
-            for pattern in (f"*/{name}", f"*/*/{name}"):
-                for cand in sorted(ancestor.glob(pattern)):
-                    if cand != skeleton and _has_label_part(cand, ancestor):
-                        return cand
-        raise SkeletonFileError(skeleton, f"no label file {name} found (set the reader option 'label_dir')",
-                                reason="missing_label")
+        _, labels = self._scan()
+        if skeleton.stem in labels:
+            return labels[skeleton.stem]
+        label_dir = self._option_dir("label_dir")
+        where = str(label_dir) if label_dir is not None else f"{self.raw_dir} (in folders whose name contains 'label')"
+        raise SkeletonFileError(skeleton, f"video {skeleton.stem} has no label file {skeleton.name} under {where}",
+                                reason="missing_labels")
 
     # ---------------------------------------------------------------- parsing
     def _video_id(self, path: Path) -> tuple[str, int]:
@@ -255,22 +303,15 @@ class _PKUMMDReader(DatasetReader):
 
     def _load_video(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
         """Joints ``(2, T, 25, 3)`` and present ``(2, T)`` of a whole video."""
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise SkeletonFileError(path, "skeleton file not found", reason="missing") from None
-        rows = parse_number_rows(path, data, ROW_WIDTH)
+        rows = parse_number_rows(path, read_file_bytes(path), ROW_WIDTH)
         check_finite(path, rows)
         joints = rows.reshape(-1, NUM_BODIES, NUM_JOINTS, 3).transpose(1, 0, 2, 3)
         present = joints.any(axis=(2, 3))
         return np.ascontiguousarray(joints), present
 
     def _load_labels(self, label_path: Path, num_frames: int) -> np.ndarray:
-        """``(K, 4)`` int64 rows ``(label0, start, end, confidence)``, validated."""
-        try:
-            text = label_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            raise SkeletonFileError(label_path, "label file not found", reason="missing_label") from None
+        """``(K, 5)`` int64 rows ``(label0, start, end, confidence, line)``, validated."""
+        text = read_text_file(label_path)
         rows: list[list[int]] = []
         for lineno, line in enumerate(text.splitlines(), start=1):
             fields = [f for f in re.split(r"[,\s]+", line.strip()) if f]
@@ -278,11 +319,11 @@ class _PKUMMDReader(DatasetReader):
                 continue
             if len(fields) not in (3, 4):
                 raise SkeletonFileError(label_path, f"line {lineno}: expected 'label,start,end,confidence', "
-                                        f"got {line.strip()!r}", reason="bad_label")
+                                        f"got {line.strip()[:60]!r}", reason="bad_label")
             try:
                 values = [int(f) for f in fields]
             except ValueError:
-                raise SkeletonFileError(label_path, f"line {lineno}: non-integer field in {line.strip()!r}",
+                raise SkeletonFileError(label_path, f"line {lineno}: non-integer field in {line.strip()[:60]!r}",
                                         reason="bad_label") from None
             label, start, end = values[:3]
             confidence = values[3] if len(values) == 4 else -1
@@ -297,20 +338,29 @@ class _PKUMMDReader(DatasetReader):
             if end > num_frames:
                 raise SkeletonFileError(label_path, f"line {lineno}: end frame {end} beyond the video's "
                                         f"{num_frames} frames", reason="bad_label")
-            rows.append([label - 1, start, end, confidence])
+            if not -(2**62) < confidence < 2**62:
+                raise SkeletonFileError(label_path, f"line {lineno}: confidence {confidence} out of range",
+                                        reason="bad_label")
+            rows.append([label - 1, start, end, confidence, lineno])
         if not rows:
             raise SkeletonFileError(label_path, "label file holds no action instances", reason="empty")
         return np.asarray(rows, dtype=np.int64)
 
     # -------------------------------------------------------------- interface
-    def read(self, item: str) -> list[RawSequence]:
+    def read_item(self, item: str, *, untrimmed: bool = False) -> ReadResult:
+        """The video's trimmed instances (and, if asked, the whole video) from one parse of its files."""
         path = Path(item)
         video, view = self._video_id(path)
         joints, present = self._load_video(path)
-        labels = self._load_labels(self._label_path(path), joints.shape[1])
+        label_path = self._label_path(path)
+        labels = self._load_labels(label_path, joints.shape[1])
         out: list[RawSequence] = []
-        for k, (label, start, end, confidence) in enumerate(labels.tolist()):
+        dropped: list[SkeletonFileError] = []
+        for k, (label, start, end, confidence, lineno) in enumerate(labels.tolist()):
             if not present[:, start:end].any():
+                dropped.append(SkeletonFileError(
+                    path, f"instance {video}_{k:03d} ({label_path.name} line {lineno}, frames {start}..{end - 1}) "
+                    "holds no body", reason="empty_instance"))
                 continue
             out.append(
                 RawSequence(
@@ -324,27 +374,21 @@ class _PKUMMDReader(DatasetReader):
                     extra={"video": video, "start": int(start), "end": int(end), "confidence": int(confidence)},
                 )
             )
-        return out
+        whole = None
+        if untrimmed:
+            frame_labels = np.full(joints.shape[1], -1, dtype=np.int64)
+            # Rows are applied in file order, so a later overlapping row wins.
+            for label, start, end, _, _ in labels.tolist():
+                frame_labels[start:end] = label
+            whole = RawSequence(sample_id=video, joints=joints, present=present, view=view, layout=self.layout,
+                                source=str(path), frame_labels=frame_labels, extra={"video": video})
+        return ReadResult(out, whole, dropped)
+
+    def read(self, item: str) -> list[RawSequence]:
+        return self.read_item(item).sequences
 
     def untrimmed(self, item: str) -> RawSequence | None:
-        path = Path(item)
-        video, view = self._video_id(path)
-        joints, present = self._load_video(path)
-        labels = self._load_labels(self._label_path(path), joints.shape[1])
-        frame_labels = np.full(joints.shape[1], -1, dtype=np.int64)
-        # Rows are applied in file order, so a later overlapping row wins.
-        for label, start, end, _ in labels.tolist():
-            frame_labels[start:end] = label
-        return RawSequence(
-            sample_id=video,
-            joints=joints,
-            present=present,
-            view=view,
-            layout=self.layout,
-            source=str(path),
-            frame_labels=frame_labels,
-            extra={"video": video},
-        )
+        return self.read_item(item, untrimmed=True).untrimmed
 
     def _find_split(self, protocol: str, raw_dir: Path | None) -> Path:
         names = self.split_files[protocol]
@@ -356,10 +400,11 @@ class _PKUMMDReader(DatasetReader):
                     return split_dir / n
             searched.append(str(split_dir))
         elif raw_dir is not None and Path(raw_dir).is_dir():
+            hits = sorted(p for p in walk_files(raw_dir) if p.name in names)
             for n in names:
-                hits = sorted(Path(raw_dir).rglob(n))
-                if hits:
-                    return hits[0]
+                for hit in hits:
+                    if hit.name == n:
+                        return hit
             searched.append(f"{raw_dir} (recursively)")
         raise FileNotFoundError(
             f"PKU-MMD phase {self.phase} split list for {protocol!r} not found: looked for "
@@ -368,7 +413,7 @@ class _PKUMMDReader(DatasetReader):
         )
 
     def protocols(self, meta: dict[str, np.ndarray], raw_dir: Path | None) -> dict[str, Split]:
-        raw_dir = Path(raw_dir) if raw_dir is not None else self._raw_dir
+        raw_dir = Path(raw_dir) if raw_dir is not None else self.raw_dir
         videos = np.array([str(s).rsplit("_", 1)[0] for s in meta["sample_id"]])
         idx = np.arange(len(videos))
         out: dict[str, Split] = {}

@@ -9,6 +9,7 @@ alone, so neither the chunk size nor the number of workers changes the data.
 
 from __future__ import annotations
 
+import numbers
 import re
 from pathlib import Path
 
@@ -52,17 +53,18 @@ class SyntheticReader(DatasetReader):
         chunk_size: int = 16,
     ) -> None:
         self.config = SyntheticConfig(
-            num_samples=int(num_samples),
-            num_classes=int(num_classes),
+            num_samples=_number(int, "num_samples", num_samples),
+            num_classes=_number(int, "num_classes", num_classes),
             layout=str(layout),
-            seed=int(seed),
-            difficulty=float(difficulty),
-            two_person_prob=float(two_person_prob),
-            min_length=int(min_length),
-            max_length=int(max_length),
-            drop_frame_prob=float(drop_frame_prob),
-            num_subjects=int(num_subjects),
+            seed=_number(int, "seed", seed),
+            difficulty=_number(float, "difficulty", difficulty),
+            two_person_prob=_number(float, "two_person_prob", two_person_prob),
+            min_length=_number(int, "min_length", min_length),
+            max_length=_number(int, "max_length", max_length),
+            drop_frame_prob=_number(float, "drop_frame_prob", drop_frame_prob),
+            num_subjects=_number(int, "num_subjects", num_subjects),
         )
+        chunk_size = _number(int, "chunk_size", chunk_size)
         if int(chunk_size) < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
         self.chunk_size = int(chunk_size)
@@ -103,3 +105,14 @@ class SyntheticReader(DatasetReader):
             # Cross-view: cameras 1 (frontal) and 2 (+45 deg) train, camera 3 (-45 deg) tests.
             "xview": {"train": idx[view != 3], "test": idx[view == 3]},
         }
+
+
+def _number(kind: type, name: str, value) -> int | float:
+    """``kind(value)`` for a numeric option; anything else is an error naming the option."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if kind is int:
+        ok = ok and float(value).is_integer()
+    if not ok:
+        what = "an integer" if kind is int else "a number"
+        raise ValueError(f"reader option {name} of synthetic must be {what}, got {value!r}")
+    return kind(value)

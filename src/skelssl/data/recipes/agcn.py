@@ -47,6 +47,9 @@ class AGCNRecipe(Recipe):
     num_frames = 300
     num_bodies = 2
 
+    def required_roles(self) -> tuple[str, ...]:
+        return ("spine_base", "spine_mid", "left_shoulder", "right_shoulder")
+
     def apply(self, seq: RawSequence) -> RecipeOutput:
         layout = get_layout(seq.layout)
         spine_base, spine_mid = layout.role("spine_base"), layout.role("spine_mid")

@@ -13,6 +13,8 @@ from typing import Callable
 
 import numpy as np
 
+from skelssl.data.layouts import SkeletonLayout
+from skelssl.data.options import check_options, keyword_names
 from skelssl.data.types import RawSequence
 from skelssl.registry import Registry
 
@@ -51,6 +53,20 @@ class Recipe:
     def describe(self) -> dict:
         return {"name": self.name, "num_frames": self.num_frames, "num_bodies": self.num_bodies}
 
+    def required_roles(self) -> tuple[str, ...]:
+        """Layout roles (``spine_shoulder``, ``left_shoulder``, ...) this recipe, as configured, reads."""
+        return ()
+
+    def check_layout(self, layout: SkeletonLayout) -> None:
+        """Raise ``ValueError`` naming every role ``layout`` lacks, so the run stops before any work."""
+        missing = [r for r in self.required_roles() if r not in layout.roles]
+        if missing:
+            raise ValueError(
+                f"recipe {self.name!r} needs layout roles {', '.join(self.required_roles())}; layout "
+                f"{layout.name!r} does not define {', '.join(missing)} (add them to the layout's 'roles', "
+                "see docs/own-data.md, or pick another recipe)"
+            )
+
 
 RECIPES: Registry[Recipe] = Registry("recipe")
 
@@ -64,6 +80,10 @@ def register_recipe(name: str) -> Callable[[type[Recipe]], type[Recipe]]:
 
 
 def get_recipe(name: str, **options) -> Recipe:
+    """The recipe ``name`` built with ``options``; an unknown option is an error naming the closest one."""
+    cls = RECIPES.get(name)
+    if isinstance(cls, type):
+        check_options("recipe", name, options, keyword_names(cls))
     return RECIPES.create(name, **options)
 
 

@@ -97,6 +97,11 @@ class CrosSCLRRecipe(Recipe):
             "align_corners": self.align_corners,
         }
 
+    def required_roles(self) -> tuple[str, ...]:
+        if self.stream == "raw_motion":
+            return ()
+        return ("spine_shoulder",) + (("left_shoulder", "right_shoulder") if self.rotation != "none" else ())
+
     def apply(self, seq: RawSequence) -> RecipeOutput:
         layout = get_layout(seq.layout)
         valid = steps.frames_with_any_body(seq.present)

@@ -165,6 +165,9 @@ class SGNRecipe(Recipe):
     def describe(self) -> dict:
         return {**super().describe(), "motion_filter": self.motion_filter}
 
+    def required_roles(self) -> tuple[str, ...]:
+        return ("spine_mid",)
+
     def apply(self, seq: RawSequence) -> RecipeOutput:
         layout = get_layout(seq.layout)
         spine_mid = layout.role("spine_mid")

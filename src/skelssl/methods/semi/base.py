@@ -14,6 +14,10 @@ logged *neighbourhood quality* (paper Fig. 5) and never in a loss.
 Input sampling is ASSL's: ``num_frames`` (40) frames drawn at random from the
 valid clip and kept in order, in training (torch's global RNG, checkpointed by
 the engine) and at test time (a seeded generator, see :meth:`predict`).
+``num_frames=None`` leaves the clip as the dataset serves it (whole-sequence
+recipes such as ``agc_lstm`` already draw random training clips and even test
+clips). ``augment`` (a pipeline name or spec, e.g. ``agc_lstm``) is applied to
+both halves of every training batch after frame sampling, never at test time.
 
 Every method keeps a :class:`~skelssl.memory.FeatureBank` of ``h̄`` for all
 training samples (filled by :meth:`fill_bank` before training, refreshed by
@@ -61,8 +65,9 @@ class SemiSupervisedMethod(Method):
         encoder: Mapping[str, Any] | None = None,
         translation_dim: int = 256,
         classifier_hidden: int = 256,
-        num_frames: int = 40,
+        num_frames: int | None = 40,
         neighbours: int = 10,
+        augment: Any = None,
     ) -> None:
         super().__init__()
         spec = {**DEFAULT_ENCODER, **(to_container(encoder) or {})}
@@ -73,12 +78,20 @@ class SemiSupervisedMethod(Method):
         self.bank = FeatureBank(num_samples, translation_dim)
         # True labels of every bank row, for the logged neighbourhood quality only.
         self.register_buffer("audit_label", torch.full((num_samples,), -1, dtype=torch.long))
-        self.frame_sampler = build_pipeline([{"name": "random_frames", "num_frames": num_frames}], layout=layout)
+        self.frame_sampler = (None if num_frames is None else
+                              build_pipeline([{"name": "random_frames", "num_frames": num_frames}], layout=layout))
+        augment = to_container(augment)
+        self.augment = None if augment in (None, False, "none") else build_pipeline(augment, layout=layout)
         self.num_classes, self.num_frames, self.k = num_classes, num_frames, int(neighbours)
 
     # ------------------------------------------------------------ network
     def sample_frames(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        return self.frame_sampler(x, generator)
+        return x if self.frame_sampler is None else self.frame_sampler(x, generator)
+
+    def training_input(self, x: Tensor) -> Tensor:
+        """Frame sampling, then the training augmentation (torch's global RNG, checkpointed by the engine)."""
+        x = self.sample_frames(x)
+        return x if self.augment is None else self.augment(x)
 
     def embed(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(h, h̄)`` for an already frame-sampled batch."""
@@ -126,9 +139,9 @@ class SemiSupervisedMethod(Method):
 
     # ------------------------------------------------------------ training
     def training_step(self, batch: Batch, epoch: int) -> dict[str, Tensor]:  # type: ignore[override]
-        x_l, y_l, i_l = self.sample_frames(batch["x_l"]), batch["y_l"].long(), batch["i_l"].long()
+        x_l, y_l, i_l = self.training_input(batch["x_l"]), batch["y_l"].long(), batch["i_l"].long()
         if self.uses_unlabeled:
-            x_u, i_u = self.sample_frames(batch["x_u"]), batch["i_u"].long()
+            x_u, i_u = self.training_input(batch["x_u"]), batch["i_u"].long()
             t_l, t_u = self.embed(torch.cat((x_l, x_u)))[1].split([len(x_l), len(x_u)])
         else:
             t_l = self.embed(x_l)[1]

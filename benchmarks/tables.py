@@ -1,0 +1,144 @@
+"""Regenerate the README's results tables from the records in ``benchmarks/results/*.json``.
+
+    python benchmarks/tables.py            # rewrite README.md in place
+    python benchmarks/tables.py --check    # exit 1 if README.md is out of date (used by the tests)
+
+Every table in the README sits between ``<!-- table:NAME -->`` and
+``<!-- /table -->`` markers and is produced here from the JSON records, one
+per number, so a number in the README always has a record with the command
+that produced it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+from typing import Callable
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+README = HERE.parent / "README.md"
+
+
+def _load(name: str) -> list[dict]:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def supervised_nucla() -> str:
+    rows = ["| backbone | view | epochs | train acc. % | top-1 % | published (N-UCLA cross-view, all labels) |",
+            "|---|---|---|---|---|---|"]
+    for r in _load("supervised_nucla"):
+        rows.append(f"| {r['backbone']} | {r['view']} | {r['epochs']} | {_fmt(r.get('train_accuracy'))} | "
+                    f"**{r['top1']:.1f}** | {r['published']} |")
+    return "\n".join(rows)
+
+
+def nucla_ladder() -> str:
+    records = _load("nucla_ladder")
+    by = {r["rung"]: r for r in records}
+    rows = ["| rung | change, against its parent | parent | top-1 % | bought |", "|---|---|---|---|---|"]
+    for r in records:
+        parent = by.get(r["parent"])
+        bought = f"{r['top1'] - parent['top1']:+.1f}" if parent else ""
+        rows.append(f"| {r['rung']} | {r['change']} | {r['parent'] or ''} | {r['top1']:.1f} | {bought} |")
+    return "\n".join(rows)
+
+
+def nucla_ssl() -> str:
+    records = _load("nucla_ssl")
+    keys = [k for k in ("knn", "linear", "linear_std") if any(r.get("protocol_key") == k for r in records)]
+    head = "| method | view | epochs | " + " | ".join(f"{k} | {k} floor" for k in keys) + " |"
+    rows = [head, "|---|---|---|" + "---|---|" * len(keys)]
+    for method in sorted({r["method"] for r in records}):
+        for view in ("joint", "motion", "bone", "joint+motion+bone"):
+            mine = [r for r in records if r["method"] == method and r["view"] == view]
+            if not mine:
+                continue
+            cells = []
+            for k in keys:
+                for enc in ("pretrained", "random"):
+                    hit = [r["top1"] for r in mine if r.get("protocol_key") == k and r["encoder"] == enc]
+                    cells.append(_fmt(hit[0]) if hit else "")
+            epochs = max((r["epochs"] or 0) for r in mine)
+            rows.append(f"| {method} | {view} | {epochs} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def main_job() -> str:
+    records = _load("main_job")
+    rows = ["| protocol | pretrained top-1 % | random frozen encoder top-1 % | margin | epochs | threads | wall time |",
+            "|---|---|---|---|---|---|---|"]
+    by = {(r["protocol"], r["encoder"]): r for r in records}
+    for protocol in ("knn", "linear"):
+        pre, floor = by.get((protocol, "pretrained")), by.get((protocol, "random"))
+        if pre and floor:
+            rows.append(f"| {pre['protocol_label']} | {pre['top1']:.1f} | {floor['top1']:.1f} | "
+                        f"{pre['top1'] - floor['top1']:+.1f} | {pre['epochs']} | {pre['threads']} | "
+                        f"{pre['wall_seconds']:.0f} s |")
+    return "\n".join(rows)
+
+
+def semi_nucla() -> str:
+    records = [r for r in _load("semi_nucla") if r.get("labels_per_class") == 15]
+    order = ["supervised", "pseudo_label", "vat", "vat_entmin", "s4l", "sup_inp_adv", "sup_nei", "sup_nei_adv",
+             "sup_inp_nei", "assl"]
+    rows = ["| method | 15 labels/class, ours: mean ± std (seeds) | per seed | paper |", "|---|---|---|---|"]
+    for row in order:
+        mine = sorted((r for r in records if r["method"] == row), key=lambda r: r["seed"])
+        if not mine:
+            continue
+        values = [r["top1"] for r in mine]
+        spread = f" ± {statistics.stdev(values):.1f}" if len(values) > 1 else ""
+        per_seed = " / ".join(f"{v:.1f}" for v in values)
+        rows.append(f"| {mine[0]['label']} | {statistics.mean(values):.1f}{spread} (n={len(values)}) | {per_seed} | "
+                    f"{_fmt(mine[0].get('paper'))} |")
+    return "\n".join(rows)
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    "supervised_nucla": supervised_nucla,
+    "nucla_ladder": nucla_ladder,
+    "nucla_ssl": nucla_ssl,
+    "main_job": main_job,
+    "semi_nucla": semi_nucla,
+}
+_BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
+
+
+def render(text: str) -> str:
+    def fill(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in TABLES:
+            raise KeyError(f"README names an unknown table {name!r}; known: {', '.join(TABLES)}")
+        return f"{match.group(1)}{TABLES[name]()}\n{match.group(4)}"
+
+    return _BLOCK.sub(fill, text)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true", help="only report whether README.md is up to date")
+    ap.add_argument("--file", type=Path, default=README)
+    args = ap.parse_args()
+    text = args.file.read_text()
+    new = render(text)
+    if args.check:
+        if new != text:
+            print(f"{args.file}: results tables are out of date; run python benchmarks/tables.py", file=sys.stderr)
+            return 1
+        return 0
+    args.file.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
