@@ -34,8 +34,8 @@ DATASETS = {
     "crossclr": ["--recipe", "crossclr", "--recipe-option", "num_bodies=1"],
     "agc_perframe_raw": ["--recipe", "agc_lstm", "--recipe-option", "centre=per_frame", "--recipe-option",
                          "normalize=none"],
-    "agc_firstframe_raw": ["--recipe", "agc_lstm", "--recipe-option", "normalize=none"],
-    "agc_lstm": ["--recipe", "agc_lstm"],
+    "agc_firstframe_raw": ["--recipe", "agc_lstm"],
+    "agc_minmax": ["--recipe", "agc_lstm", "--recipe-option", "normalize=minmax"],
 }
 
 LADDER_SCHEDULE = ["train.epochs=30", "train.schedule.milestones=[24]", "train.schedule.warmup_epochs=0"]
@@ -65,15 +65,18 @@ RUNGS: dict[str, tuple[str | None, str, list[str], str]] = {
     "F": ("E", "agc_firstframe_raw", ["train.optimizer.nesterov=false", "protocol.augment=null",
                                       "data.train_clip=uniform"],
           "centre on the first frame's spine only: the trajectory is kept"),
-    "G": ("F", "agc_lstm", ["train.optimizer.nesterov=false", "protocol.augment=null", "data.train_clip=uniform"],
-          "+ per-axis min-max normalisation to [-1, 1]"),
-    "H": ("G", "agc_lstm", ["train.optimizer.nesterov=false", "protocol.augment=null"],
-          "+ 52 frames drawn at random from the valid ones in training (evenly at test)"),
-    "I": ("H", "agc_lstm", ["train.optimizer.nesterov=false"],
-          "+ random rotation about x and y (up to 60 degrees), scale, min-max again (the agc_lstm pipeline)"),
-    "J": ("I", "agc_lstm", [], "Nesterov momentum (the stgcn_nucla config)"),
-    "K": ("J", "agc_lstm", ["model.encoder.name=stgcn"], "full-width ST-GCN instead of 1/4 width"),
-    "L": ("J", "agc_lstm", ["train.epochs=100", "train.schedule.milestones=[80]", "train.schedule.warmup_epochs=5"],
+    "G": ("F", "agc_minmax", ["train.optimizer.nesterov=false", "protocol.augment=null", "data.train_clip=uniform"],
+          "+ per-axis min-max normalisation to [-1, 1] (the reference's)"),
+    "H": ("F", "agc_firstframe_raw", ["train.optimizer.nesterov=false", "protocol.augment=null"],
+          "52 frames drawn at random from the valid ones in training (evenly at test)"),
+    "I": ("H", "agc_firstframe_raw", ["train.optimizer.nesterov=false", "protocol.augment=view_rotation"],
+          "+ random rotation about x and y (up to 60 degrees) in training"),
+    "J": ("I", "agc_firstframe_raw", [], "Nesterov momentum: the stgcn_nucla config as shipped"),
+    "M": ("G", "agc_minmax", ["train.optimizer.nesterov=false", "protocol.augment=agc_lstm"],
+          "the complete CTR-GCN loader: min-max data, random clips, rotation + scale, then min-max again"),
+    "K": ("J", "agc_firstframe_raw", ["model.encoder.name=stgcn"], "full-width ST-GCN instead of 1/4 width"),
+    "L": ("J", "agc_firstframe_raw", ["train.epochs=100", "train.schedule.milestones=[80]",
+                                      "train.schedule.warmup_epochs=5"],
           "100 epochs, x0.1 at 80, 5 warm-up epochs"),
 }
 

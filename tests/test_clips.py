@@ -53,7 +53,7 @@ def test_agc_lstm_centres_on_the_first_frame_and_keeps_the_trajectory():
 
 def test_agc_lstm_minmax_maps_each_axis_to_unit_range():
     joints = _walk(4)
-    out = get_recipe("agc_lstm", num_frames=6)(_sequence(joints))
+    out = get_recipe("agc_lstm", num_frames=6, normalize="minmax")(_sequence(joints))
     valid = out.data[:, :4, :, 0].reshape(3, -1)
     centred = (joints[0] - joints[0, 0, 1]).reshape(-1, 3).T
     lo, hi = centred.min(axis=1, keepdims=True), centred.max(axis=1, keepdims=True)
@@ -62,7 +62,7 @@ def test_agc_lstm_minmax_maps_each_axis_to_unit_range():
     # An axis without spread maps to 0 rather than dividing by zero.
     flat = joints.copy()
     flat[..., 1] = 0.7
-    out = get_recipe("agc_lstm", num_frames=6)(_sequence(flat))
+    out = get_recipe("agc_lstm", num_frames=6, normalize="minmax")(_sequence(flat))
     assert np.isfinite(out.data).all() and not out.data[1].any()
 
 

@@ -47,13 +47,14 @@ def test_prepare_nucla_cli_reads_all_samples(nucla_dir, tmp_path, capsys):
     assert ds.meta["length"][k] == 1
     assert np.isfinite(ds.data[k]).all() and np.abs(ds.data[k]).sum() > 0
     assert np.all(np.isfinite(ds.data[:64]))
-    # Per-axis min-max over each sequence's valid frames: every axis spans exactly [-1, 1].
-    for k in range(0, 1484, 97):
-        valid = ds.data[k, :, : ds.meta["frames"][k], :, 0].reshape(3, -1)
-        if ds.meta["frames"][k] > 1:
-            np.testing.assert_allclose(valid.min(axis=1), -1, atol=1e-6)
-            np.testing.assert_allclose(valid.max(axis=1), 1, atol=1e-6)
-        assert not ds.data[k, :, ds.meta["frames"][k]:].any()  # zero padding after the valid frames
+    # Centred on the first frame's spine joint (kinect20 joint 1), in metres: the trajectory is kept.
+    raw = {p.stem: np.asarray(json.loads(p.read_text())["skeletons"], dtype=np.float32)
+           for p in sorted((nucla_dir / "all_sqe").glob("*.json"))[::97]}
+    for sample_id, joints in raw.items():
+        k = ds.meta["sample_id"].tolist().index(sample_id)
+        stored = ds.data[k, :, : len(joints), :, 0].transpose(1, 2, 0)
+        np.testing.assert_allclose(stored, joints - joints[0, 1], atol=1e-5)
+        assert not ds.data[k, :, len(joints):].any()  # zero padding after the valid frames
 
 
 def _write(path, record):
