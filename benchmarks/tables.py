@@ -1,9 +1,9 @@
 """Regenerate the README's results tables from the records in ``benchmarks/results/*.json``.
 
-    python benchmarks/tables.py            # rewrite README.md in place
-    python benchmarks/tables.py --check    # exit 1 if README.md is out of date (used by the tests)
+    python benchmarks/tables.py            # rewrite README.md and docs/nucla-accuracy.md in place
+    python benchmarks/tables.py --check    # exit 1 if one is out of date (used by the tests)
 
-Every table in the README sits between ``<!-- table:NAME -->`` and
+Every generated table sits between ``<!-- table:NAME -->`` and
 ``<!-- /table -->`` markers and is produced here from the JSON records, one
 per number, so a number in the README always has a record with the command
 that produced it.
@@ -22,6 +22,8 @@ from typing import Callable
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 README = HERE.parent / "README.md"
+# Every file whose tables come from the records.
+DOCUMENTS = (README, HERE.parent / "docs" / "nucla-accuracy.md")
 
 
 def _load(name: str) -> list[dict]:
@@ -126,17 +128,23 @@ def render(text: str) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--check", action="store_true", help="only report whether README.md is up to date")
-    ap.add_argument("--file", type=Path, default=README)
+    ap.add_argument("--check", action="store_true", help="only report whether the documents are up to date")
+    ap.add_argument("files", nargs="*", type=Path, default=list(DOCUMENTS))
     args = ap.parse_args()
-    text = args.file.read_text()
-    new = render(text)
-    if args.check:
+    stale = []
+    for path in args.files:
+        if not path.exists():
+            continue
+        text = path.read_text()
+        new = render(text)
         if new != text:
-            print(f"{args.file}: results tables are out of date; run python benchmarks/tables.py", file=sys.stderr)
-            return 1
-        return 0
-    args.file.write_text(new)
+            stale.append(path)
+            if not args.check:
+                path.write_text(new)
+    if args.check and stale:
+        print(f"results tables out of date in {', '.join(map(str, stale))}; run python benchmarks/tables.py",
+              file=sys.stderr)
+        return 1
     return 0
 
 

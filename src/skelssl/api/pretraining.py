@@ -149,16 +149,19 @@ def prepared_data_root(cfg: Any, run_dir: Path, barrier: Callable[[], None], mai
     from omegaconf import OmegaConf
 
     options = OmegaConf.to_container(cfg.data.reader_options, resolve=True) or {}
+    recipe_options = OmegaConf.to_container(cfg.data.recipe_options, resolve=True) or {}
     recipe = cfg.data.recipe
     name = "synthetic"
-    if options or recipe:
-        digest = hashlib.sha1(json.dumps([options, recipe], sort_keys=True).encode()).hexdigest()[:8]
+    if options or recipe or recipe_options:
+        key = [options, recipe, recipe_options] if recipe_options else [options, recipe]
+        digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
         name = f"synthetic-{digest}"
     root = run_dir.resolve().parent / "data" / name
     if main and not (root / "info.json").exists():
         from skelssl.data.prepare import prepare_dataset
 
-        prepare_dataset("synthetic", root, recipe=recipe, reader_options=options, progress=False)
+        prepare_dataset("synthetic", root, recipe=recipe, reader_options=options, recipe_options=recipe_options,
+                        progress=False)
     barrier()
     return root
 

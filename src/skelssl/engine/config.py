@@ -73,6 +73,7 @@ DATA_DEFAULTS: dict[str, Any] = {
     "batch_size": 128,
     "num_workers": 0,
     "reader_options": {},
+    "recipe_options": {},  # options of data.recipe when the config generates its data (synthetic)
     # Input clips of recipes that store whole sequences (agc_lstm): "auto" = the recipe's length,
     # null = whole samples, or a frame count; training draws them "random" (or "uniform", as testing does).
     "clip_frames": "auto",
@@ -81,7 +82,7 @@ DATA_DEFAULTS: dict[str, Any] = {
 
 # Sections checked key by key; inside them these sub-mappings are free-form kwargs.
 _STRICT = {"train": TRAIN_DEFAULTS, "data": DATA_DEFAULTS}
-_FREE = {"train.optimizer", "train.schedule", "data.reader_options"}
+_FREE = {"train.optimizer", "train.schedule", "data.reader_options", "data.recipe_options"}
 _REPLACE = "_replace_"
 _MAX_BASE_DEPTH = 16
 
