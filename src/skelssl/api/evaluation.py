@@ -1,6 +1,7 @@
 """Evaluation of a pretraining run as a library call: ``skelssl.evaluate(run, protocol) -> {view: results}``.
 
-KNN, linear, fine-tune, semi-supervised and t-SNE evaluation of the encoders a
+KNN, linear, fine-tune, semi-supervised, t-SNE and action-segmentation evaluation
+(and ActCLR's actionlet pictures) of the encoders a
 run's method gives (:meth:`~skelssl.methods.base.Method.eval_encoders`), or of
 the same encoders with random weights (``random_init``: the frozen floor;
 ``from_scratch``: the supervised baseline). Output, per protocol (and view, for
@@ -10,6 +11,8 @@ methods with several encoders)::
         results.json  scores.npy  test_indices.npy  test_labels.npy
         config.yaml  metrics.jsonl  tb/  checkpoints/       (linear, finetune, semi)
         tsne.png                                           (tsne)
+        frame_predictions.npy  frame_labels.npy  timeline.png  (segmentation: no scores.npy)
+        average_motion.png  actionlet.png  actionlet.gif       (actionlet)
 
 Semi-supervised runs are named ``semi_<mode>_<subset>``, e.g.
 ``semi_finetune_frac0.01_seed0``. ``skelssl evaluate`` is this function behind
@@ -33,7 +36,7 @@ from typing import Any
 
 __all__ = ["evaluate", "PROTOCOLS"]
 
-PROTOCOLS = ("linear", "knn", "finetune", "semi", "tsne")
+PROTOCOLS = ("linear", "knn", "finetune", "semi", "tsne", "segmentation", "actionlet")
 # Protocols that train the encoder: their random-weight variant is "from scratch", not a frozen floor.
 _TRAINS_ENCODER = ("finetune",)
 
@@ -182,8 +185,11 @@ def evaluate(
             from skelssl.data.layout_mapping import LayoutAdapter
 
             encoder = LayoutAdapter(prepared.layout, build_for.layout, encoder)
-        r = _run_protocol(protocol, cfg, encoder, prepared, train_ds, test_ds, out_dir, context,
-                          resume=resume, device=device, quiet=quiet)
+        if protocol == "actionlet":
+            r = _draw_actionlet(source.method, prepared, cfg, split_protocol, out_dir, context, class_names, mapping)
+        else:
+            r = _run_protocol(protocol, cfg, encoder, prepared, train_ds, test_ds, out_dir, context,
+                              resume=resume, device=device, quiet=quiet)
         results[v] = {**r, "out_dir": str(out_dir)}
     return results
 
@@ -247,6 +253,18 @@ def _note_transfer(record: dict[str, Any]) -> None:
         line += (f"; note: prepared with recipe {record['recipe']!r}, pretrained on {record['pretrain_recipe']!r} "
                  "data (the encoder sees differently normalised input)")
     console.print(line, markup=False, highlight=False)
+
+
+def _draw_actionlet(method: Any, prepared: Any, cfg: Any, split_protocol: str, out_dir: Path, context: Any,
+                    class_names: list[str] | None, mapping: dict | None) -> dict:
+    from skelssl.data.dataset import dataset_from_config
+    from skelssl.protocols.actionlet_pictures import run_actionlet
+
+    if mapping is not None:
+        raise ValueError("the actionlet pictures are drawn on the pretraining layout; give data of that layout")
+    part = str(cfg.protocol.get("part", "test"))
+    dataset = dataset_from_config(prepared, cfg.data, train=False, protocol=split_protocol, part=part)
+    return run_actionlet(method, dataset, cfg, out_dir, context=context, class_names=class_names)
 
 
 def _splits(prepared: Any, cfg: Any, split_protocol: str, seed: int) -> tuple[Any, Any]:
@@ -330,6 +348,14 @@ def _run_protocol(protocol: str, cfg: Any, encoder: Any, prepared: Any, train_ds
 
         return run_tsne(encoder, test_ds, cfg, out_dir, context=context, device=device)
     save_config(cfg, out_dir)
+    if protocol == "segmentation":
+        from skelssl.data.dataset import default_clip_frames
+        from skelssl.protocols.segmentation import run_segmentation
+
+        clip = cfg.data.get("clip_frames", "auto")
+        clip = default_clip_frames(prepared) if clip == "auto" else (None if clip is None else int(clip))
+        return run_segmentation(encoder, prepared, cfg, out_dir, context=context, clip_frames=clip, resume=resume,
+                                device=device, quiet=quiet)
     trained = dict(layout=prepared.layout, resume=resume, device=device, quiet=quiet, **common)
     if protocol == "linear":
         from skelssl.protocols.linear import run_linear
