@@ -361,3 +361,28 @@ def test_ablation_presets_switch_only_their_rows_parts(preset, expected):
         assert (mine is None) == (base is None) and (not isinstance(mine, str) or mine == base)
     if preset.endswith("noise01_full"):
         assert m.noise.std == pytest.approx(0.1) and full.noise.std == pytest.approx(0.05)
+
+
+def test_actionlet_pictures_of_a_trained_run(tmp_path):
+    import json
+
+    import skelssl
+    from skelssl.data.prepare import prepare_dataset
+
+    prepare_dataset("synthetic", tmp_path / "data", reader_options={"num_samples": 40}, workers=1, progress=False)
+    cfg = tmp_path / "actclr.yaml"
+    cfg.write_text("base: actclr_synthetic.yaml\nmethod: {encoder: {name: stgcn, channels: [4,4,4,4,4,4,4,4,4,8]},"
+                   " bank_size: 16, stage1_epochs: 1}\ndata: {batch_size: 8}\n"
+                   "train: {epochs: 2, tensorboard: false, progress: false}\n")
+    run = skelssl.pretrain(cfg, data=tmp_path / "data", run_dir=tmp_path / "run", quiet=True)
+    r = skelssl.evaluate(run, "actionlet", quiet=True, overrides=["protocol.sample=2", "protocol.frames=4"])["joint"]
+    out = tmp_path / "run" / "eval" / "actionlet"
+    from PIL import Image
+
+    for name in ("average_motion.png", "actionlet.png"):
+        assert Image.open(out / name).size[0] > 400
+    gif = Image.open(out / "actionlet.gif")
+    assert gif.n_frames == 50  # one per clip frame
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["sample_index"] == r["sample_index"] and len(saved["joints_by_share"]) == 25
+    assert 0.0 <= saved["actionlet_share"] <= 1.0

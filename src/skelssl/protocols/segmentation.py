@@ -14,8 +14,9 @@ prepared dataset with an ``untrimmed/`` folder (``skelssl prepare pkummd1
 2. **Dense per-frame features.** Windows of ``window`` raw frames every
    ``stride`` frames (the last one flush with the video's end; a video shorter
    than a window is one window) are preprocessed with the dataset's own recipe,
-   exactly as a trimmed instance of the same length would be (and its clip
-   taken, for recipes that store whole sequences), and go through the frozen
+   exactly as a trimmed instance of the same length would be (its valid
+   frames, or its evaluation clip for recipes that store whole sequences and
+   draw clips, ``agc_lstm``), and go through the frozen
    encoder. Its dense map ``(M, D, T', V)`` is averaged over bodies and joints
    and its ``T'`` steps brought back to the window's ``window`` frames by linear
    interpolation with the end points aligned (step 0 ↔ the window's first
@@ -176,11 +177,10 @@ class _Windows:
         if not present.any():
             return None
         out = self.recipe(RawSequence(sample_id=sample_id, joints=joints, present=present, layout=self.layout))
-        data = out.data
-        if self.clip_frames is not None:
+        if self.clip_frames is not None:  # a recipe that stores whole sequences: its evaluation clip
             index = clip_indices(np.array([out.valid_frames]), self.clip_frames, "uniform")[0]
-            data = data[:, index]
-        return data
+            return out.data[:, index]
+        return out.data[:, :out.valid_frames]  # the frames that hold the window, not the padding
 
 
 def _init_options(recipe: str) -> set[str]:
@@ -234,6 +234,8 @@ def frame_features(encoder: nn.Module, prepared: Any, videos: UntrimmedVideos, w
                 if x is None:
                     counts["empty_windows"] += 1
                     continue
+                if pending and pending[0][3].shape != x.shape:  # a batch holds windows of one length
+                    flush()
                 pending.append((slot, start, w, x))
                 if len(pending) >= batch_size:
                     flush()
