@@ -46,9 +46,10 @@ def draw_skeleton(ax: Any, joints: np.ndarray, layout: Any, values: np.ndarray |
     x, y = joints[:, 0], joints[:, 1]
     for a, b in layout.bones:
         ax.plot([x[a], x[b]], [y[a], y[b]], color="0.55", linewidth=1.5, zorder=1)
-    colours = "tab:blue" if values is None else values
-    ax.scatter(x, y, c=colours, cmap=cmap, vmin=0.0, vmax=1.0, s=28 if values is None else 18 + 60 * values,
-               edgecolors="none", zorder=2)
+    if values is None:
+        ax.scatter(x, y, color="tab:blue", s=28, edgecolors="none", zorder=2)
+    else:
+        ax.scatter(x, y, c=values, cmap=cmap, vmin=0.0, vmax=1.0, s=18 + 60 * values, edgecolors="none", zorder=2)
     if ring is not None and ring.any():
         ax.scatter(x[ring], y[ring], s=110, facecolors="none", edgecolors="black", linewidths=1.0, zorder=3)
     ax.set_aspect("equal")
