@@ -59,7 +59,8 @@ def config_of(row: str) -> str:
 def table(records: list[dict], tables: list[str]) -> str:
     out = []
     for t in tables:
-        out += [f"Table {t}", "", "| row | KNN | linear | paper, NTU-60 xview joint (KNN / linear) |", "|---|---|---|---|"]
+        out += [f"Table {t}", "", "| row | KNN | linear | paper, NTU-60 xview joint (KNN / linear) |",
+                "|---|---|---|---|"]
         for row in ["random"] + TABLES[t]:
             cells = []
             for p in PROTOCOLS:

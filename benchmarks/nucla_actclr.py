@@ -101,7 +101,8 @@ def table(records: list[dict], methods: list[str]) -> str:
         for view in views:
             cells = []
             for probe in PROBES:
-                got = [r["top1"] for r in records if r["variant"] == row and r["view"] == view and r["protocol"] == probe]
+                got = [r["top1"] for r in records
+                       if r["variant"] == row and r["view"] == view and r["protocol"] == probe]
                 cells.append(f"{got[0]:.1f}" if got else "")
             if any(cells):
                 label = "random frozen ST-GCN-¼ (floor)" if row == "random" else row

@@ -35,7 +35,8 @@ STD_PROBE = ["protocol.feature_norm=batchnorm", "train.optimizer.lr=0.1"]
 
 def prepare(grid: Grid, out: Path, args: list[str]) -> Path:
     if not (out / "info.json").exists():
-        grid.skelssl(["prepare", *args, "--out", str(out), "--no-progress", "--workers", "1"], out.parent / f"{out.name}.log")
+        grid.skelssl(["prepare", *args, "--out", str(out), "--no-progress", "--workers", "1"],
+                     out.parent / f"{out.name}.log")
     return out
 
 

@@ -19,7 +19,7 @@ from skelssl.augment.mixing import RandomSkeletonMix, SkeletonMix
 from skelssl.data.layouts import get_layout
 from skelssl.losses import similarity_mining_loss
 from skelssl.methods import ActCLR, DatasetInfo, build_method
-from skelssl.methods.actionlet import ActionletExtractor, combine_regions, safp, smoothing_matrix, to_input_frames
+from skelssl.methods.actionlet import combine_regions, safp, smoothing_matrix, to_input_frames
 from skelssl.models.base import SkeletonEncoder
 
 TINY_STGCN = {"name": "stgcn", "channels": [4, 4, 4, 4, 4, 4, 4, 4, 4, 8]}

@@ -165,7 +165,8 @@ def test_aimclr_training_reduces_its_loss():
     torch.manual_seed(0)
     x = smooth_motions()
     m = build_method({"name": "aimclr", "encoder": {"name": "stgcn", "channels": [8] * 9 + [16]}, "feature_dim": 16,
-                      "queue_size": 32, "momentum": 0.99, "mining_epoch": 0}, DatasetInfo(layout="ntu25", num_frames=24))
+                      "queue_size": 32, "momentum": 0.99, "mining_epoch": 0},
+                     DatasetInfo(layout="ntu25", num_frames=24))
     opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9)
     losses = []
     for _ in range(60):

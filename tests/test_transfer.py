@@ -32,7 +32,8 @@ def test_kinect20_data_lifted_to_ntu25_keeps_the_shared_joints_and_fills_the_res
     shared = list(KINECT20_FROM_NTU25)
     torch.testing.assert_close(lifted[:, :, :, shared], ntu[:, :, :, shared])  # the generator's correspondence
     j = NTU.joint
-    torch.testing.assert_close(lifted[:, :, :, j("neck")], (ntu[:, :, :, j("spine_shoulder")] + ntu[:, :, :, j("head")]) / 2)
+    neck = (ntu[:, :, :, j("spine_shoulder")] + ntu[:, :, :, j("head")]) / 2
+    torch.testing.assert_close(lifted[:, :, :, j("neck")], neck)
     for side in ("left", "right"):
         for filled in (f"hand_tip_{side}", f"thumb_{side}"):
             torch.testing.assert_close(lifted[:, :, :, j(filled)], ntu[:, :, :, j(f"hand_{side}")])

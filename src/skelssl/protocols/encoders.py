@@ -15,7 +15,6 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from skelssl.data.canonical import PreparedDataset
 
 __all__ = ["EncoderSource", "read_run_config", "load_method_weights", "pretrained_encoders", "pretraining_data"]
 
