@@ -304,10 +304,13 @@ class ActCLR(MomentumMethod):
         dense = self._offline_dense(torch.cat(parts))
         d_k, d_anchor = dense[:n], dense[-1:]
 
-        act_k = self._actionlet(d_k, d_anchor) if self.safp in ("offline", "both") else None
-        z_k = F.normalize(self.key.projector(self._pool(d_k, None if act_k is None else act_k.mask,
-                                                        self.key.backbone)).float(), dim=1)
-        act_q = self._actionlet(dense[n:2 * n], d_anchor) if needs_act else None
+        # The actionlets needed (of X_k for SAFP, of X_act for MATS) from one gradient computation.
+        needs_k = self.safp in ("offline", "both")
+        start, stop = (0 if needs_k else n), (2 * n if needs_act else n)
+        act = self._actionlet(dense[start:stop], d_anchor) if stop > start else None
+        mask_k = act.mask[:n] if needs_k else None
+        act_q = Actionlet(*(a[-n:] for a in act)) if needs_act else None
+        z_k = F.normalize(self.key.projector(self._pool(d_k, mask_k, self.key.backbone)).float(), dim=1)
         mats = self.mats(x_act, None if act_q is None else to_input_frames(act_q.mask, t))
 
         d_q = self.query.backbone.forward_features(mats["x_trans"])
@@ -323,10 +326,8 @@ class ActCLR(MomentumMethod):
         self.bank.enqueue(z_k)
         out = {"loss": loss, "pos_sim": (z_q.detach() * z_k).sum(dim=1).mean(),
                "stage1": torch.tensor(float(warmup), device=loss.device)}
-        if act_q is not None:
-            out["actionlet_share"] = act_q.mask.mean()
-        elif act_k is not None:
-            out["actionlet_share"] = act_k.mask.mean()
+        if act is not None:
+            out["actionlet_share"] = act.mask.mean()
         return out
 
     def backbones(self) -> dict[str, nn.Module]:
