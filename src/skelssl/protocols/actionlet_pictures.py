@@ -41,7 +41,7 @@ def _plt():
 
 def draw_skeleton(ax: Any, joints: np.ndarray, layout: Any, values: np.ndarray | None = None,
                   ring: np.ndarray | None = None, limits: tuple[float, float, float, float] | None = None,
-                  cmap: str = "YlOrRd") -> None:
+                  cmap: str = "plasma") -> None:
     """One body ``(V, 3)`` on ``ax``: bones grey, joints coloured by ``values`` in [0, 1], ``ring`` ringed."""
     x, y = joints[:, 0], joints[:, 1]
     for a, b in layout.bones:
@@ -85,9 +85,9 @@ def _strip(path: Path, clip: np.ndarray, layout: Any, frames: list[int], title: 
         ax.set_title(f"frame {t}", fontsize=8)
     if values is not None:
         ax = fig.add_subplot(grid[1, :])
-        ax.imshow(values.T, aspect="auto", cmap="YlOrRd", vmin=0, vmax=1, interpolation="nearest")
+        ax.imshow(values.T, aspect="auto", cmap="plasma", vmin=0, vmax=1, interpolation="nearest")
         if mask is not None:
-            ax.contour(mask.T, levels=[0.5], colors="black", linewidths=0.8)
+            ax.contour(mask.T, levels=[0.5], colors="white", linewidths=0.8)
         ax.set_yticks(range(layout.num_joints), layout.joint_names, fontsize=5)
         ax.set_xlabel("frame", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
