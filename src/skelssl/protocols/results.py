@@ -71,7 +71,8 @@ class EvalContext:
     class_names: list[str] | None = None
     config: dict[str, Any] = field(default_factory=dict)
     command: str | None = None
-    # The dataset the encoder was pretrained on (transfer: not ``dataset``); None for untrained encoders.
+    # The run's pretraining dataset (transfer: not ``dataset``); for the random floor the one its
+    # architecture was built for. None without a run.
     pretrain_dataset: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
