@@ -1,6 +1,7 @@
 """Evaluation of a pretraining run as a library call: ``skelssl.evaluate(run, protocol) -> {view: results}``.
 
-KNN, linear, fine-tune, semi-supervised and t-SNE evaluation of the encoders a
+KNN, linear, fine-tune, semi-supervised, t-SNE and action-segmentation evaluation
+(and ActCLR's actionlet pictures) of the encoders a
 run's method gives (:meth:`~skelssl.methods.base.Method.eval_encoders`), or of
 the same encoders with random weights (``random_init``: the frozen floor;
 ``from_scratch``: the supervised baseline). Output, per protocol (and view, for
@@ -10,10 +11,21 @@ methods with several encoders)::
         results.json  scores.npy  test_indices.npy  test_labels.npy
         config.yaml  metrics.jsonl  tb/  checkpoints/       (linear, finetune, semi)
         tsne.png                                           (tsne)
+        frame_predictions.npy  frame_labels.npy  timeline.png  (segmentation: no scores.npy)
+        average_motion.png  actionlet.png  actionlet.gif       (actionlet)
 
 Semi-supervised runs are named ``semi_<mode>_<subset>``, e.g.
 ``semi_finetune_frac0.01_seed0``. ``skelssl evaluate`` is this function behind
 an argument parser.
+
+Transfer: ``data`` may be another prepared dataset than the run's (pretrain on
+A, evaluate on B). The method is rebuilt for the data it was pretrained on
+(``<run>/dataset_info.json``), so its weights fit; when B's skeleton layout
+differs, B's joints are mapped onto A's (:mod:`skelssl.data.layout_mapping`:
+shared joints copied, missing ones filled from their neighbours). The split is
+the eval config's ``data.protocol``, else the run's when B has it, else B's
+first; results go to ``eval/<name>_on_<B>`` and carry ``pretrain_dataset`` and
+the mapping (``extra.transfer``).
 """
 
 from __future__ import annotations
@@ -24,7 +36,7 @@ from typing import Any
 
 __all__ = ["evaluate", "PROTOCOLS"]
 
-PROTOCOLS = ("linear", "knn", "finetune", "semi", "tsne")
+PROTOCOLS = ("linear", "knn", "finetune", "semi", "tsne", "segmentation", "actionlet")
 # Protocols that train the encoder: their random-weight variant is "from scratch", not a frozen floor.
 _TRAINS_ENCODER = ("finetune",)
 
@@ -76,7 +88,8 @@ def evaluate(
 
     from skelssl.data.canonical import open_prepared
     from skelssl.engine.config import config_to_dict
-    from skelssl.protocols.encoders import pretrained_encoders, read_run_config
+    from skelssl.methods.base import DatasetInfo
+    from skelssl.protocols.encoders import pretrained_encoders, pretraining_data, read_run_config
     from skelssl.protocols.features import joint_input
     from skelssl.protocols.random_init import random_init_encoders
     from skelssl.protocols.results import EvalContext
@@ -109,18 +122,20 @@ def evaluate(
     prepared = open_prepared(_data_root(data, run_cfg, run_dir))
     dataset_name = str(prepared.info.get("dataset") or run_cfg.data.dataset)
     cfg = _load_eval_config(protocol, config, dataset_name, overrides, seed, *semi_options)
-    split_protocol = cfg.data.protocol or run_cfg.data.get("protocol") or next(iter(prepared.protocols), None)
-    if split_protocol not in prepared.protocols:
-        known = ", ".join(prepared.protocols) or "none"
-        raise ValueError(f"{prepared.root}: no split protocol {split_protocol!r} (known: {known}); set data.protocol")
+    pretraining = pretraining_data(run_cfg, run_dir)
+    transfer = _is_transfer(pretraining, prepared)
+    split_protocol = _split_protocol(cfg, run_cfg, prepared, transfer)
     cfg.data.protocol = split_protocol
     cfg.data.root = str(prepared.root)
 
+    # The method is built for the data it was pretrained on, so its weights (and a random floor's
+    # architecture) fit; other data is brought to that layout by the joint mapping.
+    build_for = _dataset_info(pretraining) if pretraining is not None else DatasetInfo.from_prepared(prepared)
     seed = int(cfg.train.seed)
     if random_init:
-        source = random_init_encoders(run_cfg.method, prepared, seed=seed)
+        source = random_init_encoders(run_cfg.method, build_for, seed=seed)
     else:
-        source = pretrained_encoders(run_cfg, prepared, checkpoint or run_dir)
+        source = pretrained_encoders(run_cfg, build_for, checkpoint or run_dir)
     views = list(source.encoders)
     if view is not None:
         if view not in source.encoders:
@@ -128,6 +143,14 @@ def evaluate(
         views = [view]
     if out and len(views) > 1:
         raise ValueError(f"--out names one directory but {len(views)} views would be evaluated; add --view")
+    mapping = None
+    if build_for.layout != prepared.layout.name:
+        from skelssl.data.layout_mapping import joint_mapping
+
+        mapping = joint_mapping(prepared.layout, build_for.layout)[1]
+    transfer_info = _transfer_record(pretraining, prepared, mapping) if transfer else {}
+    if transfer and not quiet:
+        _note_transfer(transfer_info)
 
     train_ds, test_ds = _splits(prepared, cfg, split_protocol, seed)
     tag = _protocol_tag(protocol, cfg, random_init)
@@ -135,6 +158,8 @@ def evaluate(
     results: dict[str, dict[str, Any]] = {}
     for v in views:
         name = tag if len(source.encoders) == 1 else f"{tag}_{v}"
+        if transfer:  # beside, not over, the same run's evaluation on its own data
+            name += f"_on_{dataset_name}"
         out_dir = Path(out) if out else Path(run_dir or ".") / "eval" / name
         out_dir.mkdir(parents=True, exist_ok=True)
         context = EvalContext(
@@ -149,15 +174,97 @@ def evaluate(
             seed=seed,
             class_names=class_names,
             config=config_to_dict(cfg),
+            pretrain_dataset=None if pretraining is None else pretraining.get("dataset"),
             extra={"method_config": OmegaConf.to_container(run_cfg.method, resolve=True),
-                   "run_dir": str(run_dir) if run_dir else None, "pretrain": source.meta},
+                   "run_dir": str(run_dir) if run_dir else None, "pretrain": source.meta,
+                   **({"transfer": transfer_info} if transfer else {})},
         )
         # Datasets yield joint coordinates; encoders that do not convert to their view themselves get wrapped.
-        encoder = joint_input(source.encoders[v], v, prepared.layout)
-        r = _run_protocol(protocol, cfg, encoder, prepared, train_ds, test_ds, out_dir, context,
-                          resume=resume, device=device, quiet=quiet)
+        encoder = joint_input(source.encoders[v], v, build_for.layout)
+        if mapping is not None:
+            from skelssl.data.layout_mapping import LayoutAdapter
+
+            encoder = LayoutAdapter(prepared.layout, build_for.layout, encoder)
+        if protocol == "actionlet":
+            r = _draw_actionlet(source.method, prepared, cfg, split_protocol, out_dir, context, class_names, mapping)
+        else:
+            r = _run_protocol(protocol, cfg, encoder, prepared, train_ds, test_ds, out_dir, context,
+                              resume=resume, device=device, quiet=quiet)
         results[v] = {**r, "out_dir": str(out_dir)}
     return results
+
+
+def _is_transfer(pretraining: dict | None, prepared: Any) -> bool:
+    """Evaluation data other than the pretraining data (another dataset, or the same one prepared elsewhere)."""
+    if pretraining is None:
+        return False
+    if pretraining.get("root"):
+        return Path(pretraining["root"]).resolve() != Path(prepared.root).resolve()
+    return (pretraining.get("dataset"), pretraining.get("layout")) != (prepared.info.get("dataset"),
+                                                                       prepared.layout.name)
+
+
+def _split_protocol(cfg: Any, run_cfg: Any, prepared: Any, transfer: bool) -> str:
+    """The eval config's ``data.protocol``, else the run's (when the evaluation data has it), else its first."""
+    known = ", ".join(prepared.protocols) or "none"
+    if cfg.data.protocol:
+        if cfg.data.protocol not in prepared.protocols:
+            raise ValueError(f"{prepared.root}: no split protocol {cfg.data.protocol!r} (known: {known}); "
+                             "set data.protocol")
+        return str(cfg.data.protocol)
+    run_protocol = run_cfg.data.get("protocol")
+    if run_protocol in prepared.protocols:
+        return str(run_protocol)
+    if not transfer and run_protocol:
+        raise ValueError(f"{prepared.root}: no split protocol {run_protocol!r} (known: {known}); set data.protocol")
+    first = next(iter(prepared.protocols), None)
+    if first is None:
+        raise ValueError(f"{prepared.root}: the dataset defines no split protocol")
+    return str(first)
+
+
+def _dataset_info(pretraining: dict) -> Any:
+    """The :class:`DatasetInfo` of a pretraining record (its layout registered first when it is inline)."""
+    from skelssl.data.layouts import layout_from_spec, register_or_reuse
+    from skelssl.methods.base import DATASET_FIELDS, DatasetInfo
+
+    if pretraining.get("layout_spec"):
+        register_or_reuse(layout_from_spec(pretraining["layout_spec"]))
+    return DatasetInfo(**{k: pretraining[k] for k in DATASET_FIELDS if k in pretraining})
+
+
+def _transfer_record(pretraining: dict, prepared: Any, mapping: dict | None) -> dict[str, Any]:
+    return {"pretrain_dataset": pretraining.get("dataset"), "pretrain_layout": pretraining.get("layout"),
+            "pretrain_recipe": (pretraining.get("recipe") or {}).get("name"), "pretrain_root": pretraining.get("root"),
+            "dataset": prepared.info.get("dataset"), "layout": prepared.layout.name,
+            "recipe": (prepared.info.get("recipe") or {}).get("name"), "joint_mapping": mapping}
+
+
+def _note_transfer(record: dict[str, Any]) -> None:
+    from skelssl.console import console
+
+    line = (f"transfer: pretrained on {record['pretrain_dataset']} ({record['pretrain_layout']}), "
+            f"evaluated on {record['dataset']} ({record['layout']})")
+    if record["joint_mapping"]:
+        filled = record["joint_mapping"]["filled"]
+        line += f"; joints mapped {record['layout']} -> {record['pretrain_layout']}"
+        line += f", filled from neighbours: {', '.join(filled)}" if filled else ""
+    if record["pretrain_recipe"] != record["recipe"]:
+        line += (f"; note: prepared with recipe {record['recipe']!r}, pretrained on {record['pretrain_recipe']!r} "
+                 "data (the encoder sees differently normalised input)")
+    console.print(line, markup=False, highlight=False)
+
+
+def _draw_actionlet(method: Any, prepared: Any, cfg: Any, split_protocol: str, out_dir: Path, context: Any,
+                    class_names: list[str] | None, mapping: dict | None) -> dict:
+    from skelssl.data.dataset import dataset_from_config
+    from skelssl.protocols.actionlet_pictures import run_actionlet
+
+    if mapping is not None:
+        raise ValueError("the actionlet pictures are drawn on the pretraining layout; give data of that layout")
+    part = str(cfg.protocol.get("part", "test"))
+    dataset = dataset_from_config(prepared, cfg.data, train=False, protocol=split_protocol, part=part)
+    return run_actionlet(method, dataset, cfg, out_dir, context=context, class_names=class_names)
 
 
 def _splits(prepared: Any, cfg: Any, split_protocol: str, seed: int) -> tuple[Any, Any]:
@@ -241,6 +348,14 @@ def _run_protocol(protocol: str, cfg: Any, encoder: Any, prepared: Any, train_ds
 
         return run_tsne(encoder, test_ds, cfg, out_dir, context=context, device=device)
     save_config(cfg, out_dir)
+    if protocol == "segmentation":
+        from skelssl.data.dataset import default_clip_frames
+        from skelssl.protocols.segmentation import run_segmentation
+
+        clip = cfg.data.get("clip_frames", "auto")
+        clip = default_clip_frames(prepared) if clip == "auto" else (None if clip is None else int(clip))
+        return run_segmentation(encoder, prepared, cfg, out_dir, context=context, clip_frames=clip, resume=resume,
+                                device=device, quiet=quiet)
     trained = dict(layout=prepared.layout, resume=resume, device=device, quiet=quiet, **common)
     if protocol == "linear":
         from skelssl.protocols.linear import run_linear

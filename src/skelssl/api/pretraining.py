@@ -21,7 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["pretrain", "prepared_data_root"]
+__all__ = ["pretrain", "prepared_data_root", "save_dataset_info", "DATASET_INFO_FILE"]
+
+# What the run was pretrained on (layout, channels, frames, dataset, recipe): evaluation on other
+# data (transfer) rebuilds the method for it and maps the other layout's joints onto it.
+DATASET_INFO_FILE = "dataset_info.json"
 
 
 def pretrain(
@@ -98,7 +102,8 @@ def _pretrain(config: str | Path, data: str | Path | None, run_dir: str | Path |
     batch_size = local_batch_size(cfg.data.batch_size)
 
     seed_everything(int(cfg.train.seed))  # the same initial weights on every rank
-    method = build_method(cfg.method, DatasetInfo.from_prepared(prepared))
+    info = DatasetInfo.from_prepared(prepared)
+    method = build_method(cfg.method, info)
     method.setup(dataset)
     callbacks = []
     knn = cfg.train.knn_monitor
@@ -109,6 +114,7 @@ def _pretrain(config: str | Path, data: str | Path | None, run_dir: str | Path |
         if resume:
             _warn_config_changes(cfg, run_dir, resume_from)
         save_config(cfg, run_dir)
+        save_dataset_info(run_dir, info, prepared)
     trainer = Trainer(
         method, cfg.train, run_dir, dataset,
         batch_size=batch_size, num_workers=cfg.data.num_workers,
@@ -121,6 +127,19 @@ def _pretrain(config: str | Path, data: str | Path | None, run_dir: str | Path |
                       f"{': ' + shown if shown else ''}", markup=False, highlight=False)
         console.print(f"run directory: {run_dir}", markup=False, highlight=False)
     return run_dir
+
+
+def save_dataset_info(run_dir: Path, info: Any, prepared: Any) -> None:
+    """``<run>/dataset_info.json``: the :class:`~skelssl.methods.base.DatasetInfo` the method was built for,
+    the dataset's name, recipe and location."""
+    from dataclasses import asdict
+
+    from skelssl.data.canonical import atomic_write_text
+
+    record = {**asdict(info), "dataset": prepared.info.get("dataset"), "recipe": prepared.info.get("recipe"),
+              "root": str(Path(prepared.root).resolve()), "layout_spec": prepared.layout.to_dict()}
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    atomic_write_text(Path(run_dir) / DATASET_INFO_FILE, json.dumps(record, indent=1) + "\n")
 
 
 def _run_dir(config: str | Path, run_dir: str | Path | None, resume: bool | str,

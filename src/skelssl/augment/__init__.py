@@ -20,7 +20,7 @@ from skelssl.augment.base import (
 )
 from skelssl.augment.camera import ObservationCamera, VirtualCamera
 from skelssl.augment.masking import InpaintingMask, MaskResult
-from skelssl.augment.mixing import MixResult, SkeletonAdaIN, SkeletonMix, body_parts
+from skelssl.augment.mixing import MixResult, RandomSkeletonMix, SkeletonAdaIN, SkeletonMix, body_parts
 from skelssl.augment.pipeline import (
     Compose,
     PipelineOutput,
@@ -81,6 +81,7 @@ __all__ = [
     "ObservationCamera",
     "SkeletonAdaIN",
     "SkeletonMix",
+    "RandomSkeletonMix",
     "MixResult",
     "body_parts",
     "InpaintingMask",

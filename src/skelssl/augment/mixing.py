@@ -35,7 +35,7 @@ from skelssl.augment.base import (
 )
 from skelssl.data.layouts import SkeletonLayout, get_layout
 
-__all__ = ["SkeletonAdaIN", "SkeletonMix", "MixResult", "body_parts", "sample_partners"]
+__all__ = ["SkeletonAdaIN", "SkeletonMix", "RandomSkeletonMix", "MixResult", "body_parts", "sample_partners"]
 
 BODY_PARTS = ("trunk", "left_arm", "right_arm", "left_leg", "right_leg")
 _PART_ROOTS = {
@@ -341,3 +341,62 @@ class SkeletonMix(RandomOp):
 
     def _config(self) -> dict[str, Any]:
         return {"mode": self.mode, "alpha": self.alpha, "scale": self.scale, "p": self.p}
+
+
+@register_transform("random_skeleton_mix")
+class RandomSkeletonMix(Transform):
+    """Skeleton Mix as one batch → batch step: each sample is mixed by one of several :class:`SkeletonMix` modes.
+
+    ActCLR's non-actionlet "Skeleton Mix" (Mixup, CutMix or ResizeMix). The
+    mode is drawn per sample with ``probs`` (default: the released code's
+    1/4 Mixup, 1/2 CutMix, 1/4 ResizeMix); every mode draws its own partners
+    and amounts. Only the mixed batch is returned (no label mixing: it is a
+    self-supervised augmentation). Params: ``mode`` ``(N,)`` (index into
+    ``modes``, -1 where not applied) and each mode's params under ``"<i>/<key>"``.
+    """
+
+    def __init__(
+        self,
+        modes: Sequence[str] = ("mixup", "cutmix_parts", "resizemix"),
+        probs: Sequence[float] | None = None,
+        alpha: float = 1.0,
+        scale: Sequence[float] = (0.1, 0.8),
+        p: float = 1.0,
+        layout: SkeletonLayout | str | None = None,
+    ) -> None:
+        super().__init__(p)
+        modes = tuple(modes)
+        if not modes:
+            raise ValueError("RandomSkeletonMix: give at least one mode")
+        if probs is None:
+            probs = [1.0 / len(modes)] * len(modes)
+        probs = [float(q) for q in probs]
+        if len(probs) != len(modes) or any(q < 0 for q in probs) or sum(probs) <= 0:
+            raise ValueError(f"RandomSkeletonMix: probs must be {len(modes)} non-negative weights, got {probs}")
+        self.modes = modes
+        self.probs = tuple(q / sum(probs) for q in probs)
+        self.mixes = [SkeletonMix(mode=m, alpha=alpha, scale=scale, p=1.0, layout=layout) for m in modes]
+
+    def sample_params(
+        self, x: Tensor, generator: torch.Generator | None = None, lengths: Tensor | None = None
+    ) -> Params:
+        n = x.shape[0]
+        dev = gen_device(generator)
+        cdf = torch.tensor(self.probs, device=dev, dtype=torch.float64).cumsum(0)
+        mode = torch.searchsorted(cdf, rand((n,), generator).double(), right=True).clamp_max(len(self.modes) - 1)
+        mode = torch.where(bernoulli(self.p, n, generator), mode, -1)
+        params: Params = to_device({"mode": mode}, x)
+        for i, mix in enumerate(self.mixes):
+            params.update({f"{i}/{k}": v for k, v in mix.sample_params(x, generator, lengths).items()})
+        return params
+
+    def _apply(self, x: Tensor, params: Params, lengths: Tensor | None) -> Tensor:
+        out = x
+        for i, mix in enumerate(self.mixes):
+            sub = {k.split("/", 1)[1]: v for k, v in params.items() if k.startswith(f"{i}/")}
+            mixed = mix.apply(x, sub, lengths).x
+            out = torch.where((params["mode"] == i)[:, None, None, None, None], mixed, out)
+        return out
+
+    def _config(self) -> dict[str, Any]:
+        return {"modes": self.modes, "probs": self.probs, "p": self.p}

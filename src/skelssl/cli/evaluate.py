@@ -27,7 +27,8 @@ def add_parser(sub) -> None:
     p.add_argument("protocol", choices=PROTOCOLS)
     p.add_argument("--run", help="pretraining run directory (config.yaml + checkpoints/)")
     p.add_argument("--view", help="evaluate this view's encoder only (default: every encoder of the method)")
-    p.add_argument("--data", help="prepared dataset (default: the run's data)")
+    p.add_argument("--data", help="prepared dataset (default: the run's data); another dataset is a transfer "
+                   "evaluation (results in eval/<protocol>_on_<dataset>; joints mapped when its layout differs)")
     p.add_argument("--config", help="eval config name or YAML (default: eval/<protocol>[_<dataset>])")
     p.add_argument("--checkpoint", help="checkpoint to load (default: <run>/checkpoints/last)")
     p.add_argument("--random-init", action="store_true",

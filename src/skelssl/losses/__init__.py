@@ -1,5 +1,7 @@
-"""Losses shared by the methods: InfoNCE with a memory, CrosSCLR's cross-view NCE, NT-Xent, MCC's triplet."""
+"""Losses shared by the methods: InfoNCE with a memory, CrosSCLR's cross-view NCE, AimCLR's D³M and
+nearest-neighbour mining, ActCLR's similarity mining, NT-Xent, MCC's triplet."""
 
+from skelssl.losses.aimclr import ddm_loss, nearest_neighbour_positives
 from skelssl.losses.infonce import (
     CrossViewLoss,
     InfoNCELoss,
@@ -11,6 +13,7 @@ from skelssl.losses.infonce import (
     multi_positive_nce,
 )
 from skelssl.losses.ntxent import nt_xent_logits, nt_xent_loss
+from skelssl.losses.similarity_mining import similarity_mining_loss
 from skelssl.losses.triplet import triplet_loss
 
 __all__ = [
@@ -25,4 +28,7 @@ __all__ = [
     "nt_xent_logits",
     "nt_xent_loss",
     "triplet_loss",
+    "ddm_loss",
+    "nearest_neighbour_positives",
+    "similarity_mining_loss",
 ]

@@ -8,6 +8,8 @@ forward, MoCo branches). :func:`build_method` builds any registered method
 from a config section and a :class:`DatasetInfo`.
 """
 
+from skelssl.methods.actclr import ActCLR
+from skelssl.methods.aimclr import AimCLR
 from skelssl.methods.base import (METHODS, DatasetInfo, Method, build_method, create_method, list_methods,
                                   register_method)
 from skelssl.methods.contrastive import ContrastiveMethod
@@ -33,6 +35,8 @@ __all__ = [
     "ViewBranch",
     "SkeletonCLR",
     "CrosSCLR",
+    "AimCLR",
+    "ActCLR",
     "SimCLR",
     "MCC",
     "PretextMethod",

@@ -15,9 +15,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from skelssl.data.canonical import PreparedDataset
 
-__all__ = ["EncoderSource", "read_run_config", "load_method_weights", "pretrained_encoders"]
+__all__ = ["EncoderSource", "read_run_config", "load_method_weights", "pretrained_encoders", "pretraining_data"]
 
 
 @dataclass
@@ -68,11 +67,42 @@ def load_method_weights(method: nn.Module, checkpoint: str | Path) -> dict[str, 
     return {**meta, "path": str(path)}
 
 
-def pretrained_encoders(run_cfg: DictConfig, prepared: PreparedDataset, checkpoint: str | Path) -> EncoderSource:
-    """The run's method with its checkpoint's weights, and its ``eval_encoders()``."""
-    from skelssl.methods.base import DatasetInfo, build_method
+def pretraining_data(run_cfg: DictConfig, run_dir: str | Path | None) -> dict[str, Any] | None:
+    """What a run was pretrained on: ``<run>/dataset_info.json`` (layout, channels, frames, persons, dataset,
+    recipe), else — for runs written before that file — the info of its ``data.root``; ``None`` if neither exists."""
+    import json
 
-    method = build_method(run_cfg.method, DatasetInfo.from_prepared(prepared))
+    from skelssl.api.pretraining import DATASET_INFO_FILE
+
+    if run_dir is not None and (Path(run_dir) / DATASET_INFO_FILE).is_file():
+        path = Path(run_dir) / DATASET_INFO_FILE
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{path}: not readable JSON ({err})") from None
+        if not isinstance(record, dict) or "layout" not in record:
+            raise ValueError(f"{path}: no 'layout' in the pretraining dataset record")
+        return record
+    root = (run_cfg.get("data") or {}).get("root")
+    if root and (Path(root) / "info.json").is_file():
+        from skelssl.data.canonical import open_prepared
+        from skelssl.methods.base import DatasetInfo
+
+        prepared = open_prepared(root)
+        return {**DatasetInfo.from_prepared(prepared).__dict__, "dataset": prepared.info.get("dataset"),
+                "recipe": prepared.info.get("recipe"), "root": str(prepared.root)}
+    return None
+
+
+def pretrained_encoders(run_cfg: DictConfig, data: Any, checkpoint: str | Path) -> EncoderSource:
+    """The run's method with its checkpoint's weights, and its ``eval_encoders()``.
+
+    ``data`` is the :class:`~skelssl.methods.base.DatasetInfo` (or prepared dataset) to build the method for:
+    the pretraining data's, so the weights fit.
+    """
+    from skelssl.methods.base import build_method
+
+    method = build_method(run_cfg.method, data)
     meta = load_method_weights(method, checkpoint)
     method.eval()
     return EncoderSource(method=method, method_name=str(run_cfg.method.name), encoders=dict(method.eval_encoders()),

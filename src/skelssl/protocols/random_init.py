@@ -18,12 +18,14 @@ from skelssl.protocols.encoders import EncoderSource
 __all__ = ["random_init_encoders"]
 
 
-def random_init_encoders(method_cfg: DictConfig | dict, prepared: PreparedDataset, seed: int = 0) -> EncoderSource:
-    """``eval_encoders()`` of a freshly built (seeded, untrained) method."""
+def random_init_encoders(method_cfg: DictConfig | dict, prepared: PreparedDataset | DatasetInfo,
+                         seed: int = 0) -> EncoderSource:
+    """``eval_encoders()`` of a freshly built (seeded, untrained) method for ``prepared`` (or a ``DatasetInfo``)."""
     from skelssl.engine.seed import seed_everything
 
     seed_everything(int(seed))
-    method = build_method(method_cfg, DatasetInfo.from_prepared(prepared))
+    info = prepared if isinstance(prepared, DatasetInfo) else DatasetInfo.from_prepared(prepared)
+    method = build_method(method_cfg, info)
     method.eval()
     name = method_cfg["name"]
     return EncoderSource(method=method, method_name=str(name), encoders=dict(method.eval_encoders()),

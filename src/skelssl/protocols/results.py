@@ -71,6 +71,9 @@ class EvalContext:
     class_names: list[str] | None = None
     config: dict[str, Any] = field(default_factory=dict)
     command: str | None = None
+    # The run's pretraining dataset (transfer: not ``dataset``); for the random floor the one its
+    # architecture was built for. None without a run.
+    pretrain_dataset: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -88,6 +91,7 @@ class EvalContext:
             "class_names": self.class_names,
             "config": self.config,
             "command": self.command if self.command is not None else command_line(),
+            "pretrain_dataset": self.pretrain_dataset,
             **({"extra": self.extra} if self.extra else {}),
         }
 

@@ -5,6 +5,12 @@ No raw files: ``discover`` ignores the raw directory and lists work items
 the prepare pipeline can spread them over workers and resume. ``read``
 generates one chunk. Every sample is a function of ``(seed, options, index)``
 alone, so neither the chunk size nor the number of workers changes the data.
+
+``segmentation=true`` generates untrimmed videos instead
+(:mod:`skelssl.data.synthetic.untrimmed`): work items ``"synthetic-video:<v>"``,
+each one video whose action segments are the trimmed samples (ids
+``<video>_<k>``) and whose whole sequence with per-frame labels goes to the
+prepared dataset's ``untrimmed/``, as PKU-MMD's reader does.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from skelssl.data.readers.base import DatasetReader, Split, register_reader
+from skelssl.data.options import check_bool
+from skelssl.data.readers.base import DatasetReader, ReadResult, Split, register_reader
 from skelssl.data.synthetic import SyntheticConfig, class_names, generate, xsub_train_subjects
 from skelssl.data.types import RawSequence, SkeletonFileError
 
 _ITEM = re.compile(r"synthetic:(\d+)$")
+_VIDEO_ITEM = re.compile(r"synthetic-video:(\d+)$")
 
 
 @register_reader("synthetic")
@@ -28,6 +36,12 @@ class SyntheticReader(DatasetReader):
     (``num_samples``, ``num_classes``, ``layout``, ``seed``, ``difficulty``,
     ``two_person_prob``, ``min_length``, ``max_length``, ``drop_frame_prob``,
     ``num_subjects``) plus ``chunk_size``, the samples per work item.
+
+    With ``segmentation=True``: ``num_videos`` untrimmed videos of
+    ``actions_per_video`` actions (``min_length .. max_length`` frames each)
+    with ``min_gap .. max_gap`` background frames around them
+    (:class:`~skelssl.data.synthetic.untrimmed.UntrimmedConfig`);
+    ``num_samples`` and ``chunk_size`` are then unused.
 
     ``chunk_size`` defaults to 16, not larger: the prepare pipeline hands each
     worker 64 *items* at a time, so 16-sample items split the default 2000
@@ -51,6 +65,11 @@ class SyntheticReader(DatasetReader):
         drop_frame_prob: float = 0.02,
         num_subjects: int = 20,
         chunk_size: int = 16,
+        segmentation: bool = False,
+        num_videos: int = 60,
+        actions_per_video: int = 5,
+        min_gap: int = 15,
+        max_gap: int = 60,
     ) -> None:
         self.config = SyntheticConfig(
             num_samples=_number(int, "num_samples", num_samples),
@@ -70,6 +89,18 @@ class SyntheticReader(DatasetReader):
         self.chunk_size = int(chunk_size)
         options = self.config.to_dict()
         options["chunk_size"] = self.chunk_size
+        check_bool("reader", "synthetic", "segmentation", segmentation)
+        self.segmentation = bool(segmentation)
+        self.untrimmed_config = None
+        if self.segmentation:
+            from skelssl.data.synthetic.untrimmed import UntrimmedConfig
+
+            self.untrimmed_config = UntrimmedConfig(
+                num_videos=_number(int, "num_videos", num_videos),
+                actions_per_video=_number(int, "actions_per_video", actions_per_video),
+                min_gap=_number(int, "min_gap", min_gap), max_gap=_number(int, "max_gap", max_gap))
+            # Recorded only when used, so trimmed datasets' reader options stay as they were.
+            options.update(segmentation=True, **self.untrimmed_config.to_dict())
         super().__init__(**options)
         self.layout = self.config.layout
         self.class_names = class_names(self.config.num_classes)
@@ -80,9 +111,28 @@ class SyntheticReader(DatasetReader):
 
     def discover(self, raw_dir: Path | None = None) -> list[str]:
         # Nothing is read from disk; the raw directory is accepted for interface symmetry.
+        if self.untrimmed_config is not None:
+            return [f"synthetic-video:{v}" for v in range(self.untrimmed_config.num_videos)]
         return [f"synthetic:{i}" for i in range(self.num_chunks)]
 
+    def read_item(self, item: str, *, untrimmed: bool = False) -> ReadResult:
+        if self.untrimmed_config is None:
+            return ReadResult(self.read(item), None)
+        from skelssl.data.synthetic.untrimmed import generate_video
+
+        match = _VIDEO_ITEM.match(str(item))
+        if not match or int(match.group(1)) >= self.untrimmed_config.num_videos:
+            raise SkeletonFileError(item, f"not a synthetic video item (expected 'synthetic-video:<0.."
+                                    f"{self.untrimmed_config.num_videos - 1}>')", reason="bad_name")
+        whole, instances = generate_video(self.config, self.untrimmed_config, int(match.group(1)))
+        return ReadResult(instances, whole if untrimmed else None)
+
+    def untrimmed(self, item: str) -> RawSequence | None:
+        return self.read_item(item, untrimmed=True).untrimmed if self.segmentation else None
+
     def read(self, item: str) -> list[RawSequence]:
+        if self.untrimmed_config is not None:
+            return self.read_item(item).sequences
         match = _ITEM.match(str(item))
         if not match:
             raise SkeletonFileError(item, "not a synthetic work item (expected 'synthetic:<chunk index>')",

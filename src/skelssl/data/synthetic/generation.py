@@ -89,6 +89,111 @@ def _lengths(config: SyntheticConfig, h: _Hash, nu: np.ndarray) -> np.ndarray:
     return config.min_length + np.floor(u * (config.max_length - config.min_length + 1)).astype(np.int64)
 
 
+def _actor_weights(num_classes: int, label: np.ndarray, amp: np.ndarray, u_confuser: np.ndarray,
+                   u_distractor: np.ndarray, u_distractor_amp: np.ndarray, d: float) -> np.ndarray:
+    """Motion-mixture weights (B, motions) of actors: the labelled motion, its confuser and a distractor."""
+    weights = np.zeros((len(label), len(_MOTIONS)))
+    rows = np.arange(len(label))
+    weights[rows, label] += amp
+    conf = np.array([_confuser(int(c), num_classes) for c in range(num_classes)])[label]
+    # Relative to the sample's own amplitude and capped below it, so the labelled motion
+    # always dominates: the task gets harder, never ambiguous by construction.
+    weights[rows, conf] += amp * min(0.85, 1.5 * d) * u_confuser
+    # The distractor is any motion other than the label and its confuser.
+    distract = np.floor(u_distractor * (len(_MOTIONS) - 2)).astype(np.int64)
+    first, second = np.minimum(label, conf), np.maximum(label, conf)
+    distract += distract >= first
+    distract += distract >= second
+    weights[rows, distract] += amp * min(0.6, 0.9 * d) * u_distractor_amp
+    return weights
+
+
+def _add_motions(dof: np.ndarray, weights: np.ndarray, ctx: _Ctx) -> None:
+    """``dof`` (B, T, DOF) += the weighted motions (weights (B, motions)) of ``ctx``'s rows, in place."""
+    nb, t_max = dof.shape[:2]
+    for m, (fn, _) in enumerate(_MOTIONS):
+        w = weights[:, m]
+        if not w.any():
+            continue
+        for name, v in fn(ctx).items():
+            dof[..., _DOF[name]] += w[:, None] * np.broadcast_to(v, (nb, t_max))
+
+
+def _idle_and_limits(h: _Hash, d: float, dof: np.ndarray, key: np.ndarray, t_sec: np.ndarray) -> None:
+    """Adds idle fidgeting to ``dof`` (B, T, DOF) in place and clips every joint to its limits."""
+    # Idle fidgeting: two slow random sinusoids per DOF, scaled by difficulty.
+    idle_amp = np.zeros(len(DOF_NAMES))
+    for name, v in _IDLE.items():
+        idle_amp[_DOF[name]] = v * d
+    dof_i = np.arange(len(DOF_NAMES), dtype=np.uint64)
+    for j in range(2):
+        f = 0.1 + 0.6 * h.uniform(_S_IDLE, key[:, None], dof_i[None, :], 2 * j)
+        ph = 2.0 * np.pi * h.uniform(_S_IDLE, key[:, None], dof_i[None, :], 2 * j + 1)
+        dof += 0.5 * idle_amp * np.sin(2.0 * np.pi * f[:, None, :] * t_sec[None, :, None] + ph[:, None, :])
+
+    # Joint limits: however amplitude, confuser, posture and fidgeting add up, elbows and
+    # knees do not hyperextend and no joint bends past what a body can do.
+    for name, (lo, hi) in _LIMITS.items():
+        np.clip(dof[..., _DOF[name]], lo, hi, out=dof[..., _DOF[name]])
+
+
+def _render(h: _Hash, d: float, dof: np.ndarray, offsets: np.ndarray, yaw_world: np.ndarray, place_x: np.ndarray,
+            place_z: np.ndarray, camera: tuple[np.ndarray, ...], key: np.ndarray) -> np.ndarray:
+    """Joint angles (B, T, DOF) -> noisy Kinect camera-space joints (B, T, 25, 3) float32.
+
+    Forward kinematics with the feet on the floor, the body placed at
+    ``place_x, place_z`` (B, 1) facing ``yaw_world`` (B,), seen by the camera
+    ``(yaw, distance, shift, height, pitch)`` (each (B,)); sensor noise and
+    glitches are drawn per body ``key``.
+    """
+    # float32 from here: positions need only ~1e-7 relative precision and it halves the memory traffic.
+    rad = np.deg2rad(dof).astype(np.float32)
+    root_frame = _sdense(_schain(_srot("y", rad[..., _DOF["root_yaw"]] + yaw_world[:, None].astype(np.float32)),
+                                 _srot("x", rad[..., _DOF["root_tilt"]]), _srot("z", -rad[..., _DOF["root_lean"]])),
+                         rad.shape[:2], np.float32)
+    pos = _forward_kinematics(rad, root_frame, offsets.astype(np.float32))
+
+    # Feet on the floor: the lowest foot joint sits 4 cm up; the stance ankle
+    # (soft-min of ankle heights) stays where it is, so the body does not slide.
+    feet_y = pos[:, :, [14, 15, 18, 19], 1]
+    root_y = 0.04 - feet_y.min(-1) + dof[..., _DOF["root_lift"]]
+    ankles = pos[:, :, [14, 18], :]
+    wgt = np.exp(-(ankles[..., 1] - ankles[..., 1].min(-1, keepdims=True)) / 0.03)
+    wgt = wgt / wgt.sum(-1, keepdims=True)
+    anchor = (wgt[..., None] * ankles).sum(-2)
+    cy, sy = np.cos(yaw_world)[:, None], np.sin(yaw_world)[:, None]
+    tx, tz = dof[..., _DOF["root_tx"]], dof[..., _DOF["root_tz"]]
+    root = np.stack([place_x + cy * tx + sy * tz - anchor[..., 0], root_y,
+                     place_z - sy * tx + cy * tz - anchor[..., 2]], -1)
+    world = pos + root[:, :, None, :]
+
+    # ---- virtual camera (Kinect camera space: y up, z = depth)
+    vy, cd, sh, ch, pitch = camera
+    cvy, svy = np.cos(vy), np.sin(vy)
+    cam_pos = np.stack([cd * svy + sh * cvy, ch, cd * cvy - sh * svy], -1)
+    zeros, ones = np.zeros_like(vy), np.ones_like(vy)
+    # Rows are the camera axes in world coordinates; the camera looks at the actor.
+    axes = np.stack([np.stack([-cvy, zeros, svy], -1), np.stack([zeros, ones, zeros], -1),
+                     np.stack([-svy, zeros, -cvy], -1)], -2)
+    cam_rot = _mm(_rx(-pitch), axes)
+    cam = _mv(cam_rot[:, None, None], world - cam_pos[:, None, None, :])
+
+    # ---- sensor: noise, glitches (extremities), dropped frames
+    t_i = np.arange(dof.shape[1], dtype=np.uint64)
+    ctr = (t_i[:, None] * np.uint64(25) + np.arange(25, dtype=np.uint64)[None, :])[..., None] * np.uint64(3) \
+        + np.arange(3, dtype=np.uint64)
+    extremity = np.ones(25)  # hands, hand tips, thumbs, feet and head are tracked worst
+    extremity[[7, 11, 21, 22, 23, 24, 15, 19, 3]] = 1.5
+    sigma = 0.003 + 0.017 * d
+    cam += (sigma * extremity[:, None]).astype(np.float32) * h.normal(_S_NOISE, key[:, None, None, None], ctr[None])
+    # Tracking glitches: an extremity jumps by ~6 cm for one frame (Kinect's inferred joints).
+    gb, gt, gv = np.nonzero(h.uniform(_S_GLITCH, key[:, None, None], ctr[None, :, :, 0])
+                            < 0.012 * d * (extremity - 1.0))
+    cam[gb, gt, gv] += 0.06 * h.normal(_S_GLITCH_SIZE, key[gb, None], ctr[gt, gv])
+
+    return cam
+
+
 def generate(config: SyntheticConfig, indices: Iterable[int] | np.ndarray) -> list[RawSequence]:
     """Generate the samples with the given indices, in that order.
 
@@ -174,17 +279,8 @@ def _generate_block(config: SyntheticConfig, n: np.ndarray) -> list[RawSequence]
     weights = np.zeros((nb, len(_MOTIONS)))
     actor = slot == 0
     rows = np.arange(nb)
-    weights[rows[actor], label[actor]] += amp[actor]
     conf = np.array([_confuser(int(c), k) for c in range(k)])[label]
-    # Relative to the sample's own amplitude and capped below it, so the labelled motion
-    # always dominates: the task gets harder, never ambiguous by construction.
-    weights[rows[actor], conf[actor]] += amp[actor] * min(0.85, 1.5 * d) * bu(10)[actor]
-    # The distractor is any motion other than the label and its confuser.
-    distract = np.floor(bu(11) * (len(_MOTIONS) - 2)).astype(np.int64)
-    first, second = np.minimum(label, conf), np.maximum(label, conf)
-    distract += distract >= first
-    distract += distract >= second
-    weights[rows[actor], distract[actor]] += amp[actor] * min(0.6, 0.9 * d) * bu(12)[actor]
+    weights[actor] += _actor_weights(k, label[actor], amp[actor], bu(10)[actor], bu(11)[actor], bu(12)[actor], d)
     # A second person does some other action, less expressively.
     other = np.floor(bu(13) * (len(_MOTIONS) - 1)).astype(np.int64)
     weights[rows[~actor], other[~actor]] += 0.3 + 0.4 * bu(14)[~actor]
@@ -193,26 +289,8 @@ def _generate_block(config: SyntheticConfig, n: np.ndarray) -> list[RawSequence]
     for name, v in _NEUTRAL.items():
         dof[..., _DOF[name]] += v
     dof += subj["posture"][:, None, :]
-    for m, (fn, _) in enumerate(_MOTIONS):
-        w = weights[:, m]
-        if not w.any():
-            continue
-        for name, v in fn(ctx).items():
-            dof[..., _DOF[name]] += w[:, None] * np.broadcast_to(v, (nb, t_max))
-    # Idle fidgeting: two slow random sinusoids per DOF, scaled by difficulty.
-    idle_amp = np.zeros(len(DOF_NAMES))
-    for name, v in _IDLE.items():
-        idle_amp[_DOF[name]] = v * d
-    dof_i = np.arange(len(DOF_NAMES), dtype=np.uint64)
-    for j in range(2):
-        f = 0.1 + 0.6 * h.uniform(_S_IDLE, key[:, None], dof_i[None, :], 2 * j)
-        ph = 2.0 * np.pi * h.uniform(_S_IDLE, key[:, None], dof_i[None, :], 2 * j + 1)
-        dof += 0.5 * idle_amp * np.sin(2.0 * np.pi * f[:, None, :] * t_sec[None, :, None] + ph[:, None, :])
-
-    # Joint limits: however amplitude, confuser, posture and fidgeting add up, elbows and
-    # knees do not hyperextend and no joint bends past what a body can do.
-    for name, (lo, hi) in _LIMITS.items():
-        np.clip(dof[..., _DOF[name]], lo, hi, out=dof[..., _DOF[name]])
+    _add_motions(dof, weights, ctx)
+    _idle_and_limits(h, d, dof, key, t_sec)
 
     # ---- kinematics in the world frame (floor y = 0, actor at the origin facing +z)
     yaw_world = np.where(slot == 0, body_yaw[owner], 0.0)
@@ -221,55 +299,12 @@ def _generate_block(config: SyntheticConfig, n: np.ndarray) -> list[RawSequence]
     partner_yaw = np.where(inter_b, -side * np.pi / 2 + np.deg2rad(20.0) * (2 * bu(16) - 1),
                            np.deg2rad(90.0) * (2 * bu(16) - 1))
     yaw_world = np.where(slot == 1, partner_yaw, yaw_world)
-    # float32 from here: positions need only ~1e-7 relative precision and it halves the memory traffic.
-    rad = np.deg2rad(dof).astype(np.float32)
-    root_frame = _sdense(_schain(_srot("y", rad[..., _DOF["root_yaw"]] + yaw_world[:, None].astype(np.float32)),
-                                 _srot("x", rad[..., _DOF["root_tilt"]]), _srot("z", -rad[..., _DOF["root_lean"]])),
-                         rad.shape[:2], np.float32)
-    pos = _forward_kinematics(rad, root_frame, offsets.astype(np.float32))
-
-    # Feet on the floor: the lowest foot joint sits 4 cm up; the stance ankle
-    # (soft-min of ankle heights) stays where it is, so the body does not slide.
-    feet_y = pos[:, :, [14, 15, 18, 19], 1]
-    root_y = 0.04 - feet_y.min(-1) + dof[..., _DOF["root_lift"]]
-    ankles = pos[:, :, [14, 18], :]
-    wgt = np.exp(-(ankles[..., 1] - ankles[..., 1].min(-1, keepdims=True)) / 0.03)
-    wgt = wgt / wgt.sum(-1, keepdims=True)
-    anchor = (wgt[..., None] * ankles).sum(-2)
-    cy, sy = np.cos(yaw_world)[:, None], np.sin(yaw_world)[:, None]
-    tx, tz = dof[..., _DOF["root_tx"]], dof[..., _DOF["root_tz"]]
     place_x = np.where(inter_b, side * (0.9 + 0.4 * bu(17)), side * (1.3 + 0.9 * bu(17)))
     place_z = np.where(inter_b, 0.6 * bu(18) - 0.3, -0.3 - 1.5 * bu(18))
     place_x = np.where(slot == 1, place_x, 0.0)[:, None]
     place_z = np.where(slot == 1, place_z, 0.0)[:, None]
-    root = np.stack([place_x + cy * tx + sy * tz - anchor[..., 0], root_y,
-                     place_z - sy * tx + cy * tz - anchor[..., 2]], -1)
-    world = pos + root[:, :, None, :]
-
-    # ---- virtual camera (Kinect camera space: y up, z = depth)
-    vy = cam_yaw[owner]
-    cvy, svy = np.cos(vy), np.sin(vy)
-    cd, sh, ch = cam_dist[owner], cam_shift[owner], cam_height[owner]
-    cam_pos = np.stack([cd * svy + sh * cvy, ch, cd * cvy - sh * svy], -1)
-    zeros, ones = np.zeros_like(vy), np.ones_like(vy)
-    # Rows are the camera axes in world coordinates; the camera looks at the actor.
-    axes = np.stack([np.stack([-cvy, zeros, svy], -1), np.stack([zeros, ones, zeros], -1),
-                     np.stack([-svy, zeros, -cvy], -1)], -2)
-    cam_rot = _mm(_rx(-cam_pitch[owner]), axes)
-    cam = _mv(cam_rot[:, None, None], world - cam_pos[:, None, None, :])
-
-    # ---- sensor: noise, glitches (extremities), dropped frames
-    t_i = np.arange(t_max, dtype=np.uint64)
-    ctr = (t_i[:, None] * np.uint64(25) + np.arange(25, dtype=np.uint64)[None, :])[..., None] * np.uint64(3) \
-        + np.arange(3, dtype=np.uint64)
-    extremity = np.ones(25)  # hands, hand tips, thumbs, feet and head are tracked worst
-    extremity[[7, 11, 21, 22, 23, 24, 15, 19, 3]] = 1.5
-    sigma = 0.003 + 0.017 * d
-    cam += (sigma * extremity[:, None]).astype(np.float32) * h.normal(_S_NOISE, key[:, None, None, None], ctr[None])
-    # Tracking glitches: an extremity jumps by ~6 cm for one frame (Kinect's inferred joints).
-    gb, gt, gv = np.nonzero(h.uniform(_S_GLITCH, key[:, None, None], ctr[None, :, :, 0])
-                            < 0.012 * d * (extremity - 1.0))
-    cam[gb, gt, gv] += 0.06 * h.normal(_S_GLITCH_SIZE, key[gb, None], ctr[gt, gv])
+    camera = (cam_yaw[owner], cam_dist[owner], cam_shift[owner], cam_height[owner], cam_pitch[owner])
+    cam = _render(h, d, dof, offsets, yaw_world, place_x, place_z, camera, key)
 
     frame_ctr = np.arange(t_max, dtype=np.uint64)
     starts = h.uniform(_S_DROP, nu[:, None], frame_ctr[None, :], 0) < config.drop_frame_prob / 2.0

@@ -47,3 +47,5 @@ class _Hash:
 
 # Stream ids: one per kind of random quantity, so adding a draw never shifts another.
 _S_SUBJECT, _S_SAMPLE, _S_BODY, _S_IDLE, _S_NOISE, _S_GLITCH, _S_GLITCH_SIZE, _S_DROP = range(1, 9)
+# Untrimmed videos (action segmentation): per-video and per-segment draws.
+_S_VIDEO, _S_SEGMENT = 9, 10
