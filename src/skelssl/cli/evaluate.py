@@ -44,7 +44,10 @@ def add_parser(sub) -> None:
     amount.add_argument("--per-class", type=int, help="semi: labelled samples per class")
     amount.add_argument("--split-file", help="semi: published index file of the labelled samples")
     p.add_argument("--split-seed", type=int, help="semi: seed of the labelled draw")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted linear/finetune/semi run")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted linear/finetune/semi evaluation (give the options it started with)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier evaluation in the output directory (default: refuse)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--seed", type=int, help="sets train.seed (linear/finetune/semi) and protocol.seed (tsne)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -59,7 +62,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         args.run, args.protocol, data=args.data, view=args.view, config=args.config, checkpoint=args.checkpoint,
         random_init=args.random_init, from_scratch=args.from_scratch, method_config=args.method_config,
         out=args.out, mode=args.mode, fraction=args.fraction, per_class=args.per_class, split_file=args.split_file,
-        split_seed=args.split_seed, resume=args.resume, device=args.device, seed=args.seed, quiet=args.quiet,
+        split_seed=args.split_seed, resume=args.resume, overwrite=args.overwrite, device=args.device,
+        seed=args.seed, quiet=args.quiet,
         overrides=args.overrides,
     )
     _print_summary(args.protocol, [(view, r, Path(r["out_dir"])) for view, r in results.items()])
