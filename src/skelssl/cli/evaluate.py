@@ -73,12 +73,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def _print_summary(protocol: str, rows: list[tuple[str, dict, Path]]) -> None:
     from rich.table import Table
 
+    if protocol == "tsne":
+        # A map, not a score: say where it is.
+        for view, r, out in rows:
+            console.print(f"t-SNE map of {r.get('num_points', '?')} test samples ({view}): {out / 'tsne.png'}",
+                          markup=False, highlight=False, soft_wrap=True)
+        return
     table = Table(title=f"skelssl evaluate {protocol}")
-    for col in ("view", "top-1 %", "top-5 %", "test samples", "results"):
+    for col in ("view", "encoder", "top-1 %", "top-5 %", "test samples", "results"):
         table.add_column(col, justify="right" if "%" in col or "samples" in col else "left")
     for view, r, out in rows:
-        top1 = f"{r['top1']:.2f}" if "top1" in r else "-"
-        top5 = f"{r['top5']:.2f}" if "top5" in r else "-"
-        shown = out / ("tsne.png" if protocol == "tsne" else "results.json")
-        table.add_row(view, top1, top5, str(r.get("num_test", r.get("num_points", ""))), str(shown))
+        encoder = ("from scratch" if protocol in ("finetune", "semi") else "random (floor)") if r.get("random_init") \
+            else "pretrained"
+        table.add_row(view, encoder, f"{r['top1']:.2f}", f"{r['top5']:.2f}", str(r.get("num_test", "")),
+                      str(out / "results.json"))
     console.print(table)
