@@ -100,7 +100,7 @@ def _pretrain(config: str | Path | None, data: str | Path | None, run_dir: str |
     if isinstance(resume, str):
         resume_from = str(resolve_checkpoint(resume))
     if resume:
-        cfg = _resumed_config(config, run_dir, overrides, data)
+        cfg = _resumed_config(config, run_dir, overrides, data, resume_from if isinstance(resume_from, str) else None)
     else:
         cfg = _new_config(config, overrides, data)
         # Every rank looks before any rank writes; only rank 0 clears (with overwrite).
@@ -154,11 +154,12 @@ def _new_config(config: str | Path | None, overrides: list[str], data: str | Pat
     return cfg
 
 
-def _resumed_config(config: str | Path | None, run_dir: Path, overrides: list[str], data: str | Path | None) -> Any:
+def _resumed_config(config: str | Path | None, run_dir: Path, overrides: list[str], data: str | Path | None,
+                    checkpoint: str | None) -> Any:
     from skelssl.api.rundir import RunDirError, resume_config
     from skelssl.engine.config import load_config
 
-    cfg = resume_config(run_dir, overrides, data=data, kind="pretrain",
+    cfg = resume_config(run_dir, overrides, data=data, kind="pretrain", checkpoint=checkpoint,
                         command=f"skelssl pretrain {config or 'CONFIG'}")
     if config is not None:
         named = load_config(str(config)).method.name

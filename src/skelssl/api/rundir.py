@@ -117,12 +117,14 @@ def run_kind(run_dir: str | os.PathLike) -> str:
 
 
 def resume_config(run_dir: str | os.PathLike, overrides: Sequence[str] = (), *, data: str | os.PathLike | None = None,
-                  kind: str, command: str) -> Any:
+                  kind: str, command: str, checkpoint: str | os.PathLike | None = None) -> Any:
     """The run's own config with the ``overrides`` that are safe on resume; anything else is refused.
 
     ``data`` (``--data``) may point at the same prepared dataset in a new
     place; a different dataset is refused. ``command`` is the command line to
-    suggest for starting a new run instead.
+    suggest for starting a new run instead; ``checkpoint`` the one to resume
+    from, if not the run's last. The checkpoint is read first, so a damaged one
+    is reported (naming the file) before anything else happens.
     """
     from omegaconf import OmegaConf
 
@@ -139,6 +141,11 @@ def resume_config(run_dir: str | os.PathLike, overrides: Sequence[str] = (), *, 
     if not has_checkpoint(path):
         raise RunDirError(f"{path}: no checkpoint to resume from (the run stopped before saving one); "
                           f"start it again with --overwrite")
+    from skelssl.engine.checkpoint import load_checkpoint
+
+    last = path / "checkpoints" / "last.safetensors"
+    load_checkpoint(checkpoint if checkpoint is not None else last if last.exists()
+                    else path / "stage1" / "checkpoints" / "last.safetensors")
     before = load_config(config_file)
     where: dict[str, str] = {}
     cfg = load_config(config_file, list(overrides), origins=where)

@@ -80,11 +80,13 @@ def _print_summary(protocol: str, rows: list[tuple[str, dict, Path]]) -> None:
                           markup=False, highlight=False, soft_wrap=True)
         return
     table = Table(title=f"skelssl evaluate {protocol}")
-    for col in ("view", "encoder", "top-1 %", "top-5 %", "test samples", "results"):
+    for col in ("view", "encoder", "top-1 %", "top-5 %", "test samples"):
         table.add_column(col, justify="right" if "%" in col or "samples" in col else "left")
-    for view, r, out in rows:
+    for view, r, _ in rows:
         encoder = ("from scratch" if protocol in ("finetune", "semi") else "random (floor)") if r.get("random_init") \
             else "pretrained"
-        table.add_row(view, encoder, f"{r['top1']:.2f}", f"{r['top5']:.2f}", str(r.get("num_test", "")),
-                      str(out / "results.json"))
+        table.add_row(view, encoder, f"{r['top1']:.2f}", f"{r['top5']:.2f}", str(r.get("num_test", "")))
     console.print(table)
+    for view, _, out in rows:  # whole paths, never cut to fit the table
+        console.print(f"results{f' ({view})' if len(rows) > 1 else ''}: {out / 'results.json'}", markup=False,
+                      highlight=False, soft_wrap=True)

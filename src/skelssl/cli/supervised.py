@@ -53,7 +53,9 @@ def run_supervised_cli(args: argparse.Namespace) -> int:
 
 
 def print_supervised_results(results: dict) -> None:
+    train = results.get("train_accuracy")
+    train_text = f"{train:.2f} %" if isinstance(train, (int, float)) else "-"  # none when stopped mid-epoch
     console.print(f"supervised {results['encoder']} ({results['view']}): {results['num_train']} training samples, "
-                  f"{results['epochs']} epoch(s), train accuracy {results['train_accuracy']:.2f} %, "
+                  f"{results['epochs']} epoch(s), train accuracy {train_text}, "
                   f"test top-1 {results['top1']:.2f} %, top-5 {results['top5']:.2f} %", markup=False, highlight=False)
     console.print(f"run directory: {results['run_dir']}", markup=False, highlight=False)

@@ -170,7 +170,8 @@ def check_method_options(cfg: Mapping[str, Any], where: Mapping[str, str] | None
     if name not in METHODS:
         close = difflib.get_close_matches(str(name), METHODS.names(), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"method.name: unknown method {name!r}{hint}; known: {', '.join(METHODS.names())}")
+        raise ValueError(f"method.name{_source(where, 'method.name')}: unknown method {name!r}{hint}; "
+                         f"known: {', '.join(METHODS.names())}")
     accepted = _accepted_kwargs(METHODS.get(name))
     if accepted is not None:
         _check_keys("method", f"{name} takes no option", kwargs, accepted - set(DATASET_FIELDS), accepted, where)
@@ -182,8 +183,8 @@ def check_method_options(cfg: Mapping[str, Any], where: Mapping[str, str] | None
         if spec_name not in registry:
             close = difflib.get_close_matches(str(spec_name), registry.names(), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"method.{key}.name: unknown {registry.kind} {spec_name!r}{hint}; "
-                             f"known: {', '.join(registry.names())}")
+            raise ValueError(f"method.{key}.name{_source(where, f'method.{key}.name')}: unknown {registry.kind} "
+                             f"{spec_name!r}{hint}; known: {', '.join(registry.names())}")
         spec_accepted = _accepted_kwargs(registry.get(spec_name))
         if spec_accepted is not None:
             options = {k: v for k, v in spec.items() if k != "name"}
@@ -199,7 +200,8 @@ def check_encoder_spec(spec: Mapping[str, Any], prefix: str, where: Mapping[str,
     if name not in ENCODERS:
         close = difflib.get_close_matches(str(name), ENCODERS.names(), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"{prefix}.name: unknown encoder {name!r}{hint}; known: {', '.join(ENCODERS.names())}")
+        raise ValueError(f"{prefix}.name{_source(where, prefix + '.name')}: unknown encoder {name!r}{hint}; "
+                         f"known: {', '.join(ENCODERS.names())}")
     accepted = _accepted_kwargs(ENCODERS.get(name))
     if accepted is not None:
         options = {k: v for k, v in spec.items() if k != "name"}
@@ -217,9 +219,12 @@ def _check_keys(prefix: str, what: str, given: Mapping[str, Any], suggest: set[s
     for key in sorted(set(given) - accepted):
         close = difflib.get_close_matches(key, sorted(suggest), n=1)
         hint = f" (did you mean '{prefix}.{close[0]}'?)" if close else ""
-        origin = (where or {}).get(f"{prefix}.{key}")
-        source = f" (set in {origin})" if origin else ""
-        raise ValueError(f"{prefix}.{key}{source}: {what} {key!r}{hint}")
+        raise ValueError(f"{prefix}.{key}{_source(where, f'{prefix}.{key}')}: {what} {key!r}{hint}")
+
+
+def _source(where: Mapping[str, str] | None, key: str) -> str:
+    origin = (where or {}).get(key)
+    return f" (set in {origin})" if origin else ""
 
 
 def _accepted_kwargs(factory: Callable[..., Any]) -> set[str] | None:
