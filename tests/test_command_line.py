@@ -338,7 +338,7 @@ def _render(tmp: Path, width: int, terminal: bool, epoch_lines: bool = True) -> 
     logger.advance(semi)
     if logger.progress is not None:
         logger.progress.refresh()
-    logger.end_epoch(11, semi)
+    logger.end_epoch(11, semi, 120)
     logger.close()
     return buf.getvalue()
 
@@ -358,7 +358,7 @@ def test_progress_bar_fits_the_terminal_with_count_and_eta(tmp_path, width):
 def test_progress_is_one_line_per_epoch_when_not_a_terminal(tmp_path):
     text = _render(tmp_path, 120, terminal=False)
     assert "━" not in text and "eta" not in text
-    assert text.strip().splitlines() == ["epoch 12: loss 2.346  loss_sup 1.9  loss_kl 0.12  loss_cec 0.3  "
+    assert text.strip().splitlines() == ["epoch 12/120: loss 2.346  loss_sup 1.9  loss_kl 0.12  loss_cec 0.3  "
                                          "loss_inp 0.2  loss_adv 0.69  acc 45.6  lr 0.0005"]
     assert _render(tmp_path, 120, terminal=False, epoch_lines=False) == ""  # a probe: nothing per epoch
 
@@ -426,3 +426,26 @@ def test_torch_has_no_upper_bound():
     deps = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
     torch_req = next(d for d in deps["dependencies"] if d.startswith("torch"))
     assert "<" not in torch_req and ">=" in torch_req
+
+
+def test_evaluation_resumes_with_the_options_it_started_with(pretrained, capsys):
+    out = pretrained / "probe_resumed"
+    base = ["evaluate", "linear", "--run", str(pretrained), "--out", str(out), "--quiet", "train.epochs=3",
+            "protocol.feature_norm=batchnorm"]
+    assert main([*base, "train.max_steps=1"]) == 0
+    assert _checkpoint_meta(out)["step"] == 1
+    capsys.readouterr()
+    assert main([*base, "--resume", "train.optimizer.lr=0.5"]) == 2  # another probe, not this one resumed
+    assert "train.optimizer.lr (3.0 -> 0.5)" in _one_line(capsys)
+    assert main([*base, "--resume"]) == 0
+    assert json.loads((out / "results.json").read_text())["epochs"] == 3
+
+
+def test_pretrain_help_names_only_shipped_configs(capsys):
+    from skelssl.engine.config import list_configs
+
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    named = set(re.findall(r"\b([a-z]+(?:_[a-z0-9]+)*_nucla|skeletonclr|simclr|crossclr|mcc)\b", text))
+    assert named and named <= set(list_configs("pretrain")), named - set(list_configs("pretrain"))

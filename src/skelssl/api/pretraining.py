@@ -202,8 +202,11 @@ def prepared_data_root(cfg: Any, run_dir: Path, barrier: Callable[[], None], mai
         name = f"synthetic-{digest}"
     root = run_dir.resolve().parent / "data" / name
     if main and not (root / "info.json").exists():
+        from skelssl.console import console
         from skelssl.data.prepare import prepare_dataset
 
+        console.print(f"generating the synthetic dataset in {root} (once; later runs beside it reuse it)",
+                      markup=False, highlight=False, soft_wrap=True)
         prepare_dataset("synthetic", root, recipe=recipe, reader_options=options, progress=False)
     barrier()
     return root

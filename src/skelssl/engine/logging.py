@@ -132,9 +132,10 @@ class MetricLogger:
         else:
             self.progress.update(self._task, advance=1)
 
-    def end_epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
+    def end_epoch(self, epoch: int, metrics: Mapping[str, float], epochs: int | None = None) -> None:
         if self.console is not None and self.epoch_lines:
-            self.console.print(f"epoch {epoch + 1}: {format_metrics(metrics)}", markup=False, highlight=False)
+            of = f"/{epochs}" if epochs else ""
+            self.console.print(f"epoch {epoch + 1}{of}: {format_metrics(metrics)}", markup=False, highlight=False)
 
     def print(self, message: str) -> None:
         if self.console is not None:

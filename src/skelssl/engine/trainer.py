@@ -217,6 +217,12 @@ class Trainer:
                                   tensorboard=bool(self.cfg.tensorboard), resume_step=self.global_step if resumed else None,
                                   epoch_lines=self.epoch_lines)
             self.logger = logger
+            if self.epoch_lines and self.epoch < self.epochs:
+                # Say up front how long this is going to be (the configs' defaults are the papers' 100s of epochs).
+                at = f", resuming at epoch {self.epoch + 1} step {self.global_step}" if resumed else ""
+                limit = f", stopping at step {self.cfg.max_steps}" if self.cfg.max_steps else ""
+                logger.print(f"training {self.epochs} epoch(s) of {self.steps_per_epoch} steps{at}{limit}; "
+                             f"checkpoints in {self.checkpoints.dir}")
             started = time.perf_counter()
             epoch_metrics: dict[str, float] = {}
             stopped = False
@@ -344,7 +350,7 @@ class Trainer:
                 epoch_metrics.update(extra)
         self.epoch, self.batch_in_epoch = epoch + 1, 0
         self.logger.log("epoch", epoch, self.global_step, epoch_metrics)
-        self.logger.end_epoch(epoch, epoch_metrics)
+        self.logger.end_epoch(epoch, epoch_metrics, self.epochs)
         best = self._rank0_decides(self._improved(epoch_metrics))
         every_epochs = self.cfg.checkpoint.every_epochs
         last_epoch = self.epoch == self.epochs or bool(max_steps and self.global_step >= max_steps)
