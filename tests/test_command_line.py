@@ -347,7 +347,7 @@ def _render(tmp: Path, width: int, terminal: bool, epoch_lines: bool = True) -> 
 def test_progress_bar_fits_the_terminal_with_count_and_eta(tmp_path, width):
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", _render(tmp_path, width, terminal=True))  # no ANSI codes
     frames = [line.split("\r")[-1] for line in text.split("\n")]
-    bars = [line for line in frames if "epoch 12/120" in line]
+    bars = [line for line in frames if "epoch 12/120 " in line and "━" in line]
     assert bars, text
     for line in bars:
         assert len(line.rstrip()) <= width, line
