@@ -220,13 +220,10 @@ def test_reusing_a_run_directory_is_refused_without_overwrite_or_resume(synth, p
     capsys.readouterr()
     assert main(["run", "--out", str(run), "--no-tsne", "data.reader_options.num_samples=40"]) == 2
     assert "already holds a run" in _one_line(capsys)
-    # A non-empty directory that is not a run is never cleared, --overwrite or not.
-    mine = tmp_path / "mine"
-    mine.mkdir()
-    (mine / "notes.txt").write_text("keep me")
-    assert main(["pretrain", "skeletonclr_synthetic", "--data", str(synth), "--run-dir", str(mine), "--overwrite",
-                 *TINY]) == 2
-    assert "not a skelssl run directory" in _one_line(capsys) and (mine / "notes.txt").read_text() == "keep me"
+    # --overwrite deletes what a run wrote, never anything else kept there (a script's log, notes).
+    (run / "notes.txt").write_text("keep me")
+    assert main([*base, "train.epochs=1", "--overwrite"]) == 0
+    assert (run / "notes.txt").read_text() == "keep me" and not (run / "eval").exists()
 
 
 # --------------------------------------------------------------------------- evaluate on a semi run

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SAFE_ON_RESUME", "RunDirError", "claim_run_dir", "resume_config", "run_kind", "has_checkpoint",
+__all__ = ["SAFE_ON_RESUME", "RUN_ENTRIES", "RunDirError", "claim_run_dir", "resume_config", "run_kind", "has_checkpoint",
            "as_interrupted"]
 
 # Keys an override may change when a run is resumed: how long it runs, how it logs and checkpoints,
@@ -33,9 +33,10 @@ SAFE_ON_RESUME = (
     "train.epochs", "train.max_steps", "train.log_every", "train.progress", "train.tensorboard",
     "train.deterministic", "train.checkpoint.", "train.knn_monitor.", "data.num_workers", "semi.monitor_every",
 )
-# Entries that make a directory a skelssl run (or evaluation) directory.
-_RUN_ENTRIES = {"config.yaml", "checkpoints", "metrics.jsonl", "results.json", "eval", "tb", "scores.npy",
-                "loss.png", "stage1"}
+# What a run (or evaluation) writes into its directory: the only entries --overwrite deletes. Anything
+# else there (a log a script keeps beside the run, notes) is left alone.
+RUN_ENTRIES = frozenset({"config.yaml", "checkpoints", "metrics.jsonl", "tb", "eval", "stage1", "results.json",
+                         "scores.npy", "test_indices.npy", "test_labels.npy", "loss.png", "probes.png", "tsne.png"})
 
 
 class RunDirError(ValueError):
@@ -43,15 +44,12 @@ class RunDirError(ValueError):
 
 
 def _results_in(path: Path) -> list[str]:
-    """What in ``path`` is worth keeping: checkpoints, results, logged metrics, evaluations."""
+    """What in ``path`` a new run would destroy: checkpoints (resumable), results, evaluations."""
     found = []
-    if any(path.glob("checkpoints/*.safetensors")) or any(path.glob("*/checkpoints/*.safetensors")):
+    if any(path.glob("checkpoints/*.safetensors")) or any(path.glob("stage1/checkpoints/*.safetensors")):
         found.append("checkpoints")
     if (path / "results.json").exists():
         found.append("results.json")
-    metrics = path / "metrics.jsonl"
-    if metrics.exists() and metrics.stat().st_size > 0:
-        found.append("metrics.jsonl")
     if (path / "eval").is_dir() and any((path / "eval").iterdir()):
         found.append("eval/")
     return found
@@ -59,33 +57,27 @@ def _results_in(path: Path) -> list[str]:
 
 def claim_run_dir(run_dir: str | os.PathLike, *, overwrite: bool = False, main: bool = True,
                   what: str = "run directory", resume_flag: str | None = "--resume") -> None:
-    """Check that a new run may write to ``run_dir``; with ``overwrite``, clear it (on ``main`` only).
+    """Check that a new run may write to ``run_dir``; clear what an earlier run left there (on ``main`` only).
 
-    An absent or empty directory is fine, and so is one left by a start that
-    failed before producing anything (a lone ``config.yaml``). A directory
-    holding checkpoints, results or metrics is refused unless ``overwrite``;
-    a non-empty directory that is not a skelssl run is never cleared.
-    Under DDP every rank calls this before any rank writes; follow it with a barrier.
+    A directory holding checkpoints, results or evaluations of an earlier run
+    is refused unless ``overwrite``. What a run writes (:data:`RUN_ENTRIES`)
+    is then deleted, so nothing of the old run mixes into the new one; that
+    includes the leftovers of a start that died before its first checkpoint
+    (config, a partial log). Other files are never touched. Under DDP every
+    rank calls this before any rank writes; follow it with a barrier.
     """
     path = Path(run_dir)
     if not path.exists():
         return
     if not path.is_dir():
         raise RunDirError(f"{path} is a file, not a {what}; choose another path")
-    entries = sorted(os.listdir(path))
-    if not entries:
-        return
-    if not set(entries) & _RUN_ENTRIES:
-        shown = ", ".join(entries[:4]) + (" ..." if len(entries) > 4 else "")
-        raise RunDirError(f"{path} is not empty ({shown}) and is not a skelssl {what}; "
-                          f"choose a new or empty directory")
     kept = _results_in(path)
     if kept and not overwrite:
         resume = f"pass {resume_flag} to continue it or " if resume_flag else "pass "
         raise RunDirError(f"{path} already holds a run ({', '.join(kept)}); {resume}--overwrite to delete it "
                           f"and start over, or choose another directory")
     if main:
-        for entry in entries:
+        for entry in sorted(RUN_ENTRIES & set(os.listdir(path))):
             target = path / entry
             if target.is_dir() and not target.is_symlink():
                 shutil.rmtree(target)
