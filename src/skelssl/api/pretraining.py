@@ -81,7 +81,7 @@ def pretrain(
 
 def _pretrain(config: str | Path | None, data: str | Path | None, run_dir: str | Path | None, overrides: list[str],
               resume: bool | str | Path, overwrite: bool, quiet: bool) -> Path:
-    from skelssl.api.rundir import as_interrupted, claim_run_dir
+    from skelssl.api.rundir import RunDirError, as_interrupted, claim_run_dir
     from skelssl.console import console
     from skelssl.data.canonical import open_prepared
     from skelssl.data.dataset import dataset_from_config
@@ -103,9 +103,16 @@ def _pretrain(config: str | Path | None, data: str | Path | None, run_dir: str |
         cfg = _resumed_config(config, run_dir, overrides, data, resume_from if isinstance(resume_from, str) else None)
     else:
         cfg = _new_config(config, overrides, data)
-        # Every rank looks before any rank writes; only rank 0 clears (with overwrite).
-        claim_run_dir(run_dir, overwrite=overwrite, main=is_main_process())
-        barrier()
+        # Rank 0 looks (and clears, with overwrite) before any rank writes; every rank gets its verdict.
+        refused = ""
+        if is_main_process():
+            try:
+                claim_run_dir(run_dir, overwrite=overwrite)
+            except RunDirError as err:
+                refused = str(err)
+        refused = broadcast_string(refused)
+        if refused:
+            raise RunDirError(refused)
 
     try:
         root = prepared_data_root(cfg, run_dir, barrier, is_main_process())

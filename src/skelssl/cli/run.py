@@ -88,7 +88,8 @@ def run_main(args: argparse.Namespace) -> int:
             for floor in ([{}] if args.no_floor else [{}, {floor_flag: True}]):
                 flag = [f"--{k.replace('_', '-')}" for k in floor]
                 _show(["evaluate", protocol, "--run", str(run), *flag, *probe])
-                results = evaluate(run, protocol, overrides=probe, overwrite=args.resume, **floor)
+                with _busy(protocol != "knn", f"{protocol}{' floor' if floor else ''}: extracting features"):
+                    results = evaluate(run, protocol, overrides=probe, overwrite=args.resume, **floor)
                 for view, r in results.items():
                     evaluations.append(r)
                     console.print(f"  {protocol}{' (' + view + ')' if len(results) > 1 else ''}"
@@ -96,7 +97,8 @@ def run_main(args: argparse.Namespace) -> int:
                                   highlight=False)
         if not args.no_tsne:
             _show(["evaluate", "tsne", "--run", str(run)])
-            evaluate(run, "tsne", overwrite=args.resume)
+            with _busy(False, "t-SNE: extracting features and embedding them"):
+                evaluate(run, "tsne", overwrite=args.resume)
     except KeyboardInterrupt as err:
         # A probe's own directory is not what `run --resume` continues: the main job's is.
         raise as_interrupted(err, run) from None
@@ -139,6 +141,15 @@ def _target(args: argparse.Namespace) -> tuple[str, str]:
     close = difflib.get_close_matches(args.method, methods, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ValueError(f"--method: no pretrain config {args.method!r}{hint}; shipped: {', '.join(shipped)}")
+
+
+def _busy(has_bar: bool, message: str):
+    """A spinner on a terminal while a step without its own progress bar works (KNN, t-SNE)."""
+    from contextlib import nullcontext
+
+    if has_bar or not console.is_terminal:
+        return nullcontext()
+    return console.status(message)
 
 
 def _show(argv: list[str]) -> None:
