@@ -121,7 +121,7 @@ def resume_config(run_dir: str | os.PathLike, overrides: Sequence[str] = (), *, 
     from omegaconf import OmegaConf
 
     from skelssl.api.checks import check_config
-    from skelssl.engine.config import _split_override, load_config
+    from skelssl.engine.config import load_config, override_key
 
     path = Path(run_dir)
     config_file = path / "config.yaml"
@@ -132,7 +132,7 @@ def resume_config(run_dir: str | os.PathLike, overrides: Sequence[str] = (), *, 
         raise RunDirError(f"{path} is a {found} run, not a {kind} run; continue it with `skelssl resume {path}`")
     if not has_checkpoint(path):
         raise RunDirError(f"{path}: no checkpoint to resume from (the run stopped before saving one); "
-                          f"start it again with --overwrite")
+                          f"start it again without --resume")
     from skelssl.engine.checkpoint import load_checkpoint
 
     last = path / "checkpoints" / "last.safetensors"
@@ -143,7 +143,7 @@ def resume_config(run_dir: str | os.PathLike, overrides: Sequence[str] = (), *, 
     cfg = load_config(config_file, list(overrides), origins=where)
     changed = []
     for item in overrides:
-        key = _split_override(item)[1]
+        key = override_key(item)
         old, new = OmegaConf.select(before, key, default=None), OmegaConf.select(cfg, key, default=None)
         if _plain(old) != _plain(new) and not key.startswith(SAFE_ON_RESUME) and key not in SAFE_ON_RESUME:
             changed.append(f"{key} ({_show(old)} -> {_show(new)})")
@@ -151,7 +151,7 @@ def resume_config(run_dir: str | os.PathLike, overrides: Sequence[str] = (), *, 
         safe = ", ".join(k + ("*" if k.endswith(".") else "") for k in SAFE_ON_RESUME)
         raise RunDirError(f"resuming {path} would change {', '.join(changed)}: a different run. Start one with "
                           f"{command} --run-dir NEW_DIR (on resume only these may change: {safe})")
-    if not any(_split_override(item)[1] == "train.max_steps" for item in overrides):
+    if not any(override_key(item) == "train.max_steps" for item in overrides):
         cfg.train.max_steps = None
     check_config(cfg, kind, where)
     _resume_data(cfg, path, data)

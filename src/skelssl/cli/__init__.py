@@ -58,7 +58,7 @@ def _interrupted(err: KeyboardInterrupt, args: argparse.Namespace, argv: list[st
     where = f"interrupted at epoch {err.epoch + 1}/{err.epochs}, step {err.step}; " if err.step >= 0 else \
         "interrupted; "
     if err.checkpoint is None:
-        return where + "no checkpoint had been saved yet; start again with --overwrite"
+        return where + "no checkpoint had been saved yet; run the same command again to start over"
     saved = f"checkpoint: {err.checkpoint}; "
     if args.command in _RESUMABLE:
         return where + saved + f"continue with: skelssl resume {shlex.quote(str(err.run_dir))}"

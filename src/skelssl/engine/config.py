@@ -43,6 +43,7 @@ __all__ = [
     "config_to_dict",
     "list_configs",
     "resolve_config_source",
+    "override_key",
 ]
 
 TRAIN_DEFAULTS: dict[str, Any] = {
@@ -202,6 +203,11 @@ def _renamed(path: str, old: Mapping, new: Mapping) -> bool:
 def _forget(origins: dict[str, str], path: str) -> None:
     for key in [k for k in origins if k == path or k.startswith(path + ".")]:
         del origins[key]
+
+
+def override_key(item: str) -> str:
+    """The dotted key an override sets or deletes: ``"+a.b=1"`` -> ``"a.b"``."""
+    return _split_override(item)[1]
 
 
 def _split_override(item: str) -> tuple[str, str, str | None]:
