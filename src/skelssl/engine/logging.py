@@ -139,7 +139,7 @@ class MetricLogger:
 
     def print(self, message: str) -> None:
         if self.console is not None:
-            self.console.print(message, markup=False, highlight=False)
+            self.console.print(message, markup=False, highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         if self.progress is not None:
