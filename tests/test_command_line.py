@@ -268,6 +268,7 @@ def _wait_for_checkpoint(run: Path, proc: subprocess.Popen, step: int, timeout: 
             raise AssertionError(f"finished before step {step}: {proc.communicate()}")
         time.sleep(0.05)
     proc.kill()
+    proc.communicate()
     raise AssertionError(f"no checkpoint at step {step} within {timeout} s")
 
 
@@ -285,7 +286,7 @@ def test_a_run_killed_in_its_first_epoch_resumes_exactly(synth, tmp_path):
     proc = _start([*common, "--run-dir", str(killed), "train.checkpoint.every_minutes=0.0001"], tmp_path)
     meta = _wait_for_checkpoint(killed, proc, step=3)
     proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc.communicate(timeout=30)  # reaps it and closes its pipes
     assert meta["epoch"] == 0 and 0 < meta["batch_in_epoch"] < total
     assert main(["resume", str(killed), "--quiet"]) == 0
     from safetensors.torch import load_file
