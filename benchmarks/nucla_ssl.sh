@@ -42,18 +42,18 @@ pretrain() {  # name config extra-overrides...
     train.epochs="$EPOCHS" data.batch_size="$BATCH" "train.schedule.milestones=[$STEP]" train.checkpoint.every_epochs=1 "$@"
 }
 
-evaluate() {  # run view
+evaluate() {  # run view (each only when its results.json is missing; --overwrite restarts an unfinished one)
   local run=$1 view=$2
   local suffix=""; [ "$(basename "$run")" = crossclr ] && suffix="_$view"
   local ev=$run/eval
-  [ -f "$ev/knn$suffix/results.json" ] || skelssl evaluate knn --run "$run" --view "$view" --quiet
-  [ -f "$ev/knn_random$suffix/results.json" ] || skelssl evaluate knn --run "$run" --view "$view" --random-init --quiet
-  [ -f "$ev/linear$suffix/results.json" ] || skelssl evaluate linear --run "$run" --view "$view" --quiet
-  [ -f "$ev/linear_random$suffix/results.json" ] || skelssl evaluate linear --run "$run" --view "$view" --random-init --quiet
-  [ -f "$ev/linear_std$suffix/results.json" ] || skelssl evaluate linear --run "$run" --view "$view" --quiet \
+  [ -f "$ev/knn$suffix/results.json" ] || skelssl evaluate knn --run "$run" --view "$view" --quiet --overwrite
+  [ -f "$ev/knn_random$suffix/results.json" ] || skelssl evaluate knn --run "$run" --view "$view" --random-init --quiet --overwrite
+  [ -f "$ev/linear$suffix/results.json" ] || skelssl evaluate linear --run "$run" --view "$view" --quiet --overwrite
+  [ -f "$ev/linear_random$suffix/results.json" ] || skelssl evaluate linear --run "$run" --view "$view" --random-init --quiet --overwrite
+  [ -f "$ev/linear_std$suffix/results.json" ] || skelssl evaluate linear --run "$run" --view "$view" --quiet --overwrite \
     --out "$ev/linear_std$suffix" "${STD_PROBE[@]}"
   [ -f "$ev/linear_std_random$suffix/results.json" ] || skelssl evaluate linear --run "$run" --view "$view" \
-    --random-init --quiet --out "$ev/linear_std_random$suffix" "${STD_PROBE[@]}"
+    --random-init --quiet --overwrite --out "$ev/linear_std_random$suffix" "${STD_PROBE[@]}"
 }
 
 for view in $VIEWS; do

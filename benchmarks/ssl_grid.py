@@ -84,7 +84,9 @@ class Grid:
     def evaluate(self, step: Step) -> None:
         self.steps.append(step)
         if not (step.out / "results.json").exists():
-            self.skelssl(step.args, step.out.parent / f"{step.out.name}.log")
+            # An unfinished evaluation left there is started over (an evaluation directory is not reused silently).
+            again = ["--overwrite"] if step.out.exists() else []
+            self.skelssl(step.args + again, step.out.parent / f"{step.out.name}.log")
 
     def records(self) -> list[dict[str, Any]]:
         out = []

@@ -574,18 +574,20 @@ def test_cli_pretrain_then_resume_longer(tmp_path, capsys):
     cfg = tmp_path / "toy.yaml"
     cfg.write_text(DDP_CONFIG)
     run = tmp_path / "run"
-    common = ["--data", str(tmp_path / "data"), "--run-dir", str(run), "--quiet", "train.tensorboard=false"]
-    assert main(["pretrain", str(cfg), *common, "train.epochs=1", "train.knn_monitor.every=0"]) == 0
+    assert main(["pretrain", str(cfg), "--data", str(tmp_path / "data"), "--run-dir", str(run), "--quiet",
+                 "train.tensorboard=false", "train.epochs=1", "train.knn_monitor.every=0"]) == 0
     _, first = load_checkpoint(run)
-    # `--resume` directly followed by an override: the override is not taken for a PATH
-    assert main(["pretrain", str(cfg), "--resume", "train.epochs=3", *common, "train.knn_monitor.every=0"]) == 0
+    # `--resume` directly followed by an override: the override is not taken for a PATH. Neither the data
+    # nor the first run's overrides are repeated: they come from the run directory.
+    assert main(["pretrain", str(cfg), "--run-dir", str(run), "--resume", "train.epochs=3", "--quiet"]) == 0
     _, meta = load_checkpoint(run)
     assert first["epoch"] == 1 and meta["epoch"] == 3 and meta["step"] == 3 * first["step"]
     assert meta["config"]["train"]["epochs"] == 3 and "epochs: 3" in (run / "config.yaml").read_text()
-    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()
-             if json.loads(line)["kind"] == "step"]
-    assert steps == list(range(1, meta["step"] + 1))
-    assert "differs from the checkpoint's in: train.epochs" in capsys.readouterr().out
+    assert meta["config"]["train"]["knn_monitor"]["every"] == 0 and meta["config"]["train"]["tensorboard"] is False
+    assert meta["config"]["data"]["root"] == str((tmp_path / "data").resolve())
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if r["kind"] == "step"] == list(range(1, meta["step"] + 1))
+    assert not any("knn/joint/top1" in r for r in rows)  # the config file's monitor stayed off
     assert main(["pretrain", "no_such_config"]) == 2
     assert main(["pretrain", str(cfg), "train.epoch=3"]) == 2
     assert "did you mean 'train.epochs'" in capsys.readouterr().err

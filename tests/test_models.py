@@ -430,3 +430,45 @@ def test_heads():
     assert agg(f).shape == (5, 32) and sum(isinstance(m, torch.nn.Linear) for m in agg) == 3
     with pytest.raises(ValueError):
         ProjectionMLP(32, 8, num_layers=0)
+
+
+@pytest.mark.parametrize("stride", [(1, 1), (2, 1), (2, 2)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_pointwise_conv_matches_conv2d_with_gradients(stride, channels_last):
+    from skelssl.models.base import pointwise_conv2d
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 8, 11, 7, generator=g)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    w = torch.randn(5, 8, 1, 1, generator=g, requires_grad=True)
+    b = torch.randn(5, generator=g, requires_grad=True)
+    ref = F.conv2d(x, w, b, stride)
+    out = pointwise_conv2d(x, w, b, stride)
+    assert out.shape == ref.shape and torch.allclose(out, ref, atol=1e-5)
+    (gw_ref, gb_ref) = torch.autograd.grad(ref.square().sum(), (w, b))
+    (gw, gb) = torch.autograd.grad(out.square().sum(), (w, b))
+    assert torch.allclose(gw, gw_ref, atol=1e-4) and torch.allclose(gb, gb_ref, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS.names()))
+def test_weight_gradients_keep_the_parameter_layout(name):
+    # DDP's gradient buckets use each parameter's strides; a gradient laid out otherwise made every rank
+    # warn "Grad strides do not match bucket view strides" under torchrun (the 1x1 residual/shortcut convs
+    # got channels-last weight gradients from oneDNN).
+    enc = create_encoder(name, in_channels=3, layout="kinect20")
+    enc(torch.randn(2, 3, 16, 20, 1)).square().mean().backward()
+    wrong = {n: (tuple(p.stride()), tuple(p.grad.stride())) for n, p in enc.named_parameters()
+             if p.grad is not None and p.grad.stride() != p.stride()}
+    assert wrong == {}
+    assert all(p.grad is not None for p in enc.parameters() if p.requires_grad)
+
+
+def test_stgcn_decoder_weight_gradients_keep_the_parameter_layout():
+    enc = small("stgcn", "kinect20")
+    dec = create_decoder("stgcn_upsample", feature_dim=enc.feature_dim, out_channels=3, layout="kinect20", rate=2,
+                         hidden=(16, 8))
+    dec(enc.forward_features(skeleton("kinect20", t=20))).square().mean().backward()
+    wrong = [n for m in (enc, dec) for n, p in m.named_parameters()
+             if p.grad is not None and p.grad.stride() != p.stride()]
+    assert wrong == []

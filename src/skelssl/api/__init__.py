@@ -9,6 +9,7 @@
 * :func:`~skelssl.api.pretraining.pretrain` ``(config, data=..., overrides=...) -> run directory``
 * :func:`~skelssl.api.evaluation.evaluate` ``(run, protocol, ...) -> {view: results}``
 * :func:`~skelssl.api.semi_supervised.semi` ``(method, data=..., labels_per_class=...) -> results``
+* :func:`~skelssl.api.supervised.supervised` ``(config, data=...) -> results`` (from scratch, every label)
 
 Each is imported on first use, so ``import skelssl`` stays light.
 """
@@ -18,10 +19,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["pretrain", "evaluate", "semi"]
+__all__ = ["pretrain", "evaluate", "semi", "supervised"]
 
 _WHERE = {"pretrain": "skelssl.api.pretraining", "evaluate": "skelssl.api.evaluation",
-          "semi": "skelssl.api.semi_supervised"}
+          "semi": "skelssl.api.semi_supervised", "supervised": "skelssl.api.supervised"}
 
 
 def __getattr__(name: str) -> Any:

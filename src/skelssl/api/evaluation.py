@@ -59,6 +59,7 @@ def evaluate(
     split_file: str | Path | None = None,
     split_seed: int | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     device: str | None = None,
     seed: int | None = None,
     quiet: bool = False,
@@ -81,8 +82,11 @@ def evaluate(
         out: output directory (default ``<run>/eval/<name>``).
         mode, fraction, per_class, split_file, split_seed: the semi protocol's
             training (``finetune`` or ``linear``) and labelled subset.
-        resume: continue an interrupted linear / finetune / semi run.
+        resume: continue an interrupted linear / finetune / semi run (same options as it was started with).
+        overwrite: replace an earlier evaluation in the output directory (otherwise refused).
         device, seed, quiet: where to run, ``train.seed`` (``protocol.seed`` for tsne), no progress bar.
+
+    Every override is checked against what the protocol reads before anything runs or is written.
     """
     from omegaconf import OmegaConf
 
@@ -94,8 +98,14 @@ def evaluate(
     from skelssl.protocols.random_init import random_init_encoders
     from skelssl.protocols.results import EvalContext
 
+    from skelssl.api.rundir import as_interrupted, check_resume_matches, claim_run_dir
+
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    if resume and overwrite:
+        raise ValueError("--resume continues an evaluation and --overwrite deletes it: give one of them")
+    if resume and protocol in ("knn", "tsne"):
+        raise ValueError(f"{protocol} does not train, so there is nothing to resume; run it again (--overwrite)")
     random_init = bool(random_init or from_scratch)
     if from_scratch and protocol not in ("finetune", "semi"):
         raise ValueError("--from-scratch is for finetune and semi; the frozen floor is --random-init")
@@ -152,15 +162,22 @@ def evaluate(
     if transfer and not quiet:
         _note_transfer(transfer_info)
 
-    train_ds, test_ds = _splits(prepared, cfg, split_protocol, seed)
     tag = _protocol_tag(protocol, cfg, random_init)
+    # A transfer evaluation goes beside, not over, the same run's evaluation on its own data.
+    suffix = f"_on_{dataset_name}" if transfer else ""
+    out_dirs = {v: Path(out) if out else Path(run_dir or ".") / "eval" / ((tag if len(source.encoders) == 1
+                                                                          else f"{tag}_{v}") + suffix) for v in views}
+    for out_dir in out_dirs.values():
+        if resume:
+            check_resume_matches(out_dir, cfg)
+        else:
+            claim_run_dir(out_dir, overwrite=overwrite, what="evaluation directory",
+                          resume_flag="--resume" if protocol in ("linear", "finetune", "semi") else None)
+    train_ds, test_ds = _splits(prepared, cfg, split_protocol, seed)
     class_names = list(prepared.info.get("class_names") or []) or None
     results: dict[str, dict[str, Any]] = {}
     for v in views:
-        name = tag if len(source.encoders) == 1 else f"{tag}_{v}"
-        if transfer:  # beside, not over, the same run's evaluation on its own data
-            name += f"_on_{dataset_name}"
-        out_dir = Path(out) if out else Path(run_dir or ".") / "eval" / name
+        out_dir = out_dirs[v]
         out_dir.mkdir(parents=True, exist_ok=True)
         context = EvalContext(
             protocol=protocol,
@@ -185,11 +202,15 @@ def evaluate(
             from skelssl.data.layout_mapping import LayoutAdapter
 
             encoder = LayoutAdapter(prepared.layout, build_for.layout, encoder)
-        if protocol == "actionlet":
-            r = _draw_actionlet(source.method, prepared, cfg, split_protocol, out_dir, context, class_names, mapping)
-        else:
-            r = _run_protocol(protocol, cfg, encoder, prepared, train_ds, test_ds, out_dir, context,
-                              resume=resume, device=device, quiet=quiet)
+        try:
+            if protocol == "actionlet":
+                r = _draw_actionlet(source.method, prepared, cfg, split_protocol, out_dir, context, class_names,
+                                    mapping)
+            else:
+                r = _run_protocol(protocol, cfg, encoder, prepared, train_ds, test_ds, out_dir, context,
+                                  resume=resume, device=device, quiet=quiet)
+        except KeyboardInterrupt as err:
+            raise as_interrupted(err, out_dir) from None
         results[v] = {**r, "out_dir": str(out_dir)}
     return results
 
@@ -313,9 +334,13 @@ def _load_eval_config(protocol: str, config: str | None, dataset: str, overrides
         stem = "semi_linear" if protocol == "semi" and mode == "linear" else protocol
         shipped = set(list_configs("eval"))
         name = f"eval/{stem}_{dataset}" if f"{stem}_{dataset}" in shipped else f"eval/{stem}"
-    cfg = load_config(name, overrides)
+    where: dict[str, str] = {}
+    cfg = load_config(name, overrides, origins=where)
     if "protocol" not in cfg:
         raise ValueError(f"config {name!r} has no 'protocol' section")
+    from skelssl.api.checks import check_config
+
+    check_config(cfg, "eval", where)
     return cfg
 
 

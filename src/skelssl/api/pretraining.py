@@ -29,7 +29,7 @@ DATASET_INFO_FILE = "dataset_info.json"
 
 
 def pretrain(
-    config: str | Path,
+    config: str | Path | None = None,
     *,
     data: str | Path | None = None,
     run_dir: str | Path | None = None,
@@ -37,19 +37,28 @@ def pretrain(
     seed: int | None = None,
     deterministic: bool = False,
     resume: bool | str | Path = False,
+    overwrite: bool = False,
     quiet: bool = False,
 ) -> Path:
     """Pretrain the method of ``config`` (shipped name or YAML path) and return the run directory.
 
     Args:
+        config: the config to start from; optional with ``resume`` (the run's
+            own ``config.yaml`` is used; if given, its method must be the run's).
         data: prepared dataset directory (sets ``data.root``); the synthetic
             dataset is generated beside the run when neither this nor the
-            config gives one.
+            config gives one. On resume: the same dataset in a new place.
         run_dir: where to write (default ``runs/<config>-<timestamp>``; with
-            ``resume`` a path, the run holding that checkpoint).
-        overrides: dotted ``KEY=VALUE`` config overrides (``+KEY=VALUE`` adds, ``~KEY`` deletes).
+            ``resume`` a path, the run holding that checkpoint). A directory
+            that holds an earlier run is refused unless ``resume`` or ``overwrite``.
+        overrides: dotted ``KEY=VALUE`` config overrides (``+KEY=VALUE`` adds, ``~KEY`` deletes),
+            each checked against what reads it before anything is written. On
+            resume only the keys in :data:`~skelssl.api.rundir.SAFE_ON_RESUME` may change.
         seed, deterministic: set ``train.seed`` / ``train.deterministic``.
         resume: ``True`` continues ``run_dir``'s last checkpoint; a path continues that checkpoint or run.
+        overwrite: delete what ``run_dir`` holds and start over.
+
+    Ctrl-C checkpoints and raises :class:`~skelssl.engine.trainer.TrainingInterrupted`.
     """
     import torch.distributed as dist
 
@@ -60,72 +69,87 @@ def pretrain(
         overrides.append(f"train.seed={seed}")
     if deterministic:
         overrides.append("train.deterministic=true")
+    if resume and overwrite:
+        raise ValueError("--resume continues a run and --overwrite deletes it: give one of them")
+    if config is None and not resume:
+        raise ValueError("say which config to pretrain (e.g. skeletonclr_nucla), or --resume a run")
     # Leave a process group someone else set up (a script calling this more than once) to its owner.
     owned = not (dist.is_available() and dist.is_initialized())
     distributed = init_distributed()
     try:
-        return _pretrain(config, data, run_dir, overrides, resume, quiet)
+        return _pretrain(config, data, run_dir, overrides, resume, overwrite, quiet)
     finally:
         if distributed and owned:
             cleanup_distributed()
 
 
-def _pretrain(config: str | Path, data: str | Path | None, run_dir: str | Path | None, overrides: list[str],
-              resume: bool | str | Path, quiet: bool) -> Path:
+def _pretrain(config: str | Path | None, data: str | Path | None, run_dir: str | Path | None, overrides: list[str],
+              resume: bool | str | Path, overwrite: bool, quiet: bool) -> Path:
+    from skelssl.api.rundir import RunDirError, as_interrupted, claim_run_dir
     from skelssl.console import console
     from skelssl.data.canonical import open_prepared
     from skelssl.data.dataset import dataset_from_config
     from skelssl.engine.callbacks import KNNMonitor
     from skelssl.engine.checkpoint import resolve_checkpoint
-    from skelssl.engine.config import load_config, save_config
+    from skelssl.engine.config import save_config
     from skelssl.engine.distributed import barrier, broadcast_string, is_main_process, local_batch_size
     from skelssl.engine.seed import seed_everything
     from skelssl.engine.trainer import Trainer
     from skelssl.methods.base import DatasetInfo, build_method
 
-    cfg = load_config(config, overrides)
-    if "method" not in cfg:
-        raise ValueError(f"config {config!r} has no 'method' section")
-    if data:
-        cfg.data.root = str(Path(data).resolve())
     if isinstance(resume, Path):
         resume = str(resume)
     run_dir = _run_dir(config, run_dir, resume, broadcast_string)
     resume_from: bool | str = resume
     if isinstance(resume, str):
         resume_from = str(resolve_checkpoint(resume))
+    if resume:
+        cfg = _resumed_config(config, run_dir, overrides, data, resume_from if isinstance(resume_from, str) else None)
+    else:
+        cfg = _new_config(config, overrides, data)
+        # Rank 0 looks (and clears, with overwrite) before any rank writes; every rank gets its verdict.
+        refused = ""
+        if is_main_process():
+            try:
+                claim_run_dir(run_dir, overwrite=overwrite)
+            except RunDirError as err:
+                refused = str(err)
+        refused = broadcast_string(refused)
+        if refused:
+            raise RunDirError(refused)
 
-    root = prepared_data_root(cfg, run_dir, barrier, is_main_process())
-    prepared = open_prepared(root)
-    dataset = dataset_from_config(prepared, cfg.data, train=True, protocol=cfg.data.protocol, part=cfg.data.part,
-                                  seed=int(cfg.train.seed))
-    batch_size = local_batch_size(cfg.data.batch_size)
+    try:
+        root = prepared_data_root(cfg, run_dir, barrier, is_main_process())
+        prepared = open_prepared(root)
+        dataset = dataset_from_config(prepared, cfg.data, train=True, protocol=cfg.data.protocol,
+                                      part=cfg.data.part, seed=int(cfg.train.seed))
+        batch_size = local_batch_size(cfg.data.batch_size)
 
-    seed_everything(int(cfg.train.seed))  # the same initial weights on every rank
-    info = DatasetInfo.from_prepared(prepared)
-    method = build_method(cfg.method, info)
-    method.setup(dataset)
-    callbacks = []
-    knn = cfg.train.knn_monitor
-    if knn.every:
-        test = dataset_from_config(prepared, cfg.data, train=False, protocol=cfg.data.protocol, part=knn.part)
-        callbacks.append(KNNMonitor(_knn_eval(dataset, test, prepared.layout.name, knn), every=knn.every))
-    if is_main_process():
-        if resume:
-            _warn_config_changes(cfg, run_dir, resume_from)
-        save_config(cfg, run_dir)
-        save_dataset_info(run_dir, info, prepared)
-    trainer = Trainer(
-        method, cfg.train, run_dir, dataset,
-        batch_size=batch_size, num_workers=cfg.data.num_workers,
-        callbacks=callbacks, config=cfg, quiet=quiet,
-    )
-    result = trainer.fit(resume=resume_from)
+        seed_everything(int(cfg.train.seed))  # the same initial weights on every rank
+        info = DatasetInfo.from_prepared(prepared)
+        method = build_method(cfg.method, info)
+        method.setup(dataset)
+        callbacks = []
+        knn = cfg.train.knn_monitor
+        if knn.every:
+            test = dataset_from_config(prepared, cfg.data, train=False, protocol=cfg.data.protocol, part=knn.part)
+            callbacks.append(KNNMonitor(_knn_eval(dataset, test, prepared.layout.name, knn), every=knn.every))
+        if is_main_process():
+            save_config(cfg, run_dir)
+            save_dataset_info(run_dir, info, prepared)
+        trainer = Trainer(
+            method, cfg.train, run_dir, dataset,
+            batch_size=batch_size, num_workers=cfg.data.num_workers,
+            callbacks=callbacks, config=cfg, quiet=quiet,
+        )
+        result = trainer.fit(resume=resume_from)
+    except KeyboardInterrupt as err:
+        raise as_interrupted(err, run_dir) from None
     if is_main_process():
         shown = ", ".join(f"{k} {v:.4g}" for k, v in result["metrics"].items())
         console.print(f"pretrained {cfg.method.name} for {result['epoch']} epoch(s), {result['step']} steps"
-                      f"{': ' + shown if shown else ''}", markup=False, highlight=False)
-        console.print(f"run directory: {run_dir}", markup=False, highlight=False)
+                      f"{': ' + shown if shown else ''}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"run directory: {run_dir}", markup=False, highlight=False, soft_wrap=True)
     return run_dir
 
 
@@ -142,7 +166,36 @@ def save_dataset_info(run_dir: Path, info: Any, prepared: Any) -> None:
     atomic_write_text(Path(run_dir) / DATASET_INFO_FILE, json.dumps(record, indent=1) + "\n")
 
 
-def _run_dir(config: str | Path, run_dir: str | Path | None, resume: bool | str,
+def _new_config(config: str | Path | None, overrides: list[str], data: str | Path | None) -> Any:
+    from skelssl.api.checks import check_config
+    from skelssl.engine.config import load_config
+
+    where: dict[str, str] = {}
+    cfg = load_config(str(config), overrides, origins=where)
+    if "method" not in cfg:
+        raise ValueError(f"config {config!r} has no 'method' section (is it a pretraining config?)")
+    if data:
+        cfg.data.root = str(Path(data).resolve())
+    check_config(cfg, "pretrain", where)
+    return cfg
+
+
+def _resumed_config(config: str | Path | None, run_dir: Path, overrides: list[str], data: str | Path | None,
+                    checkpoint: str | None) -> Any:
+    from skelssl.api.rundir import RunDirError, resume_config
+    from skelssl.engine.config import load_config
+
+    cfg = resume_config(run_dir, overrides, data=data, kind="pretrain", checkpoint=checkpoint,
+                        command=f"skelssl pretrain {config or 'CONFIG'}")
+    if config is not None:
+        named = load_config(str(config)).method.name
+        if named != cfg.method.name:
+            raise RunDirError(f"{run_dir} pretrains {cfg.method.name}, not {named} ({config}); resume it with "
+                              f"`skelssl resume {run_dir}`")
+    return cfg
+
+
+def _run_dir(config: str | Path | None, run_dir: str | Path | None, resume: bool | str,
              broadcast: Callable[[str | None], str]) -> Path:
     if run_dir:
         return Path(run_dir)
@@ -177,8 +230,11 @@ def prepared_data_root(cfg: Any, run_dir: Path, barrier: Callable[[], None], mai
         name = f"synthetic-{digest}"
     root = run_dir.resolve().parent / "data" / name
     if main and not (root / "info.json").exists():
+        from skelssl.console import console
         from skelssl.data.prepare import prepare_dataset
 
+        console.print(f"generating the synthetic dataset in {root} (once; later runs beside it reuse it)",
+                      markup=False, highlight=False, soft_wrap=True)
         prepare_dataset("synthetic", root, recipe=recipe, reader_options=options, recipe_options=recipe_options,
                         progress=False)
     barrier()
@@ -198,29 +254,3 @@ def _knn_eval(train: Any, test: Any, layout: str, knn: Any) -> Callable[[Any], d
         return out
 
     return evaluate
-
-
-def _warn_config_changes(cfg: Any, run_dir: Path, resume: bool | str) -> None:
-    from omegaconf import OmegaConf
-
-    from skelssl.console import console
-    from skelssl.engine.checkpoint import load_checkpoint, resolve_checkpoint
-
-    try:
-        _, meta = load_checkpoint(resolve_checkpoint(resume if isinstance(resume, str) else run_dir))
-    except FileNotFoundError:
-        return  # fit() reports the missing checkpoint
-    old, new = _flatten(meta.get("config", {})), _flatten(OmegaConf.to_container(cfg, resolve=True))
-    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and k != "data.root")
-    if changed:
-        console.print("note: resuming with a config that differs from the checkpoint's in: " + ", ".join(changed),
-                      markup=False, highlight=False)
-
-
-def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(tree, dict):
-        return {prefix[:-1]: tree}
-    out: dict[str, Any] = {}
-    for k, v in tree.items():
-        out.update(_flatten(v, f"{prefix}{k}."))
-    return out

@@ -48,9 +48,9 @@ __all__ = ["semi", "train_semi", "SemiBatches"]
 
 
 def semi(
-    method: str | Path,
+    method: str | Path | None,
     *,
-    data: str | Path,
+    data: str | Path | None = None,
     labels_per_class: int | None = None,
     label_fraction: float | None = None,
     split_file: str | Path | None = None,
@@ -58,6 +58,7 @@ def semi(
     seed: int | None = None,
     run_dir: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     quiet: bool = False,
     overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
@@ -66,24 +67,100 @@ def semi(
     Exactly one of ``labels_per_class``, ``label_fraction`` or ``split_file``
     says which training samples keep their labels (drawn with ``split_seed``,
     default ``seed``). Returns the written ``results.json`` content; the run
-    directory defaults to ``runs/semi-<method>-<timestamp>``.
+    directory defaults to ``runs/semi-<method>-<timestamp>``. A run directory
+    that holds an earlier run is refused unless ``resume`` (which takes the
+    run's own config and data; ``method`` and the label options may then be
+    omitted) or ``overwrite`` (which clears it). Every override is checked
+    before anything is written.
     """
-    from skelssl.engine.config import load_config, save_config
+    from skelssl.api.rundir import as_interrupted, claim_run_dir, resume_config
+    from skelssl.engine.config import save_config
 
-    settings = [f"data.root={Path(data).resolve()}"]
+    settings = []
     for key, value in (("semi.labels_per_class", labels_per_class), ("semi.label_fraction", label_fraction),
                        ("semi.split_file", split_file), ("semi.split_seed", split_seed), ("train.seed", seed)):
         if value is not None:
             settings.append(f"{key}={value}")
-    cfg = load_config(_config_name(str(method), Path(data)), settings + list(overrides))
+    if resume and overwrite:
+        raise ValueError("--resume continues a run and --overwrite deletes it: give one of them")
+    if resume:
+        if not run_dir:
+            raise ValueError("--resume needs --run-dir (the run to continue)")
+        run_dir = Path(run_dir)
+        cfg = resume_config(run_dir, settings + list(overrides), data=data, kind="semi",
+                            command=f"skelssl semi {method or 'METHOD'}")
+        if method is not None:
+            from skelssl.engine.config import load_config
+
+            named = load_config(_config_name(str(method), Path(cfg.data.root))).method.name
+            if named != cfg.method.name:
+                raise ValueError(f"{run_dir} trains {cfg.method.name}, not {named}; resume it with "
+                                 f"`skelssl resume {run_dir}`")
+    else:
+        if method is None or data is None:
+            raise ValueError("give the method and --data (or --resume a run)")
+        cfg = _load_semi_config(str(method), Path(data), settings + list(overrides))
+        run_dir = Path(run_dir or f"runs/semi-{Path(method).stem}-{datetime.now():%Y%m%d-%H%M%S}")
+        _check_label_amount(cfg)
+        claim_run_dir(run_dir, overwrite=overwrite)
+    try:
+        save_config(cfg, run_dir)
+        return {**train_semi(cfg, run_dir, resume=resume, quiet=quiet), "run_dir": str(run_dir)}
+    except KeyboardInterrupt as err:
+        raise as_interrupted(err, run_dir) from None
+
+
+def _load_semi_config(method: str, data: Path, overrides: list[str]) -> DictConfig:
+    """The config with ``data.root`` set, every key checked; exactly one way of choosing the labels."""
+    from skelssl.api.checks import check_config
+    from skelssl.engine.config import load_config
+
+    where: dict[str, str] = {}
+    cfg = load_config(_config_name(method, data), [f"data.root={data.resolve()}", *overrides], origins=where)
+    check_config(cfg, "semi", where)
     s = cfg.semi
     if sum(s.get(k) is not None for k in ("labels_per_class", "label_fraction", "split_file")) != 1:
         raise ValueError("give exactly one of --labels-per-class, --label-fraction or --split-file")
-    if resume and not run_dir:
-        raise ValueError("--resume needs --run-dir (the run to continue)")
-    run_dir = Path(run_dir or f"runs/semi-{Path(method).stem}-{datetime.now():%Y%m%d-%H%M%S}")
-    save_config(cfg, run_dir)
-    return {**train_semi(cfg, run_dir, resume=resume, quiet=quiet), "run_dir": str(run_dir)}
+    return cfg
+
+
+def _check_label_amount(cfg: DictConfig) -> None:
+    """Refuse a labelled share that leaves less than one batch unlabeled, before anything is drawn or written.
+
+    An epoch is one pass over the unlabeled samples, so it needs at least
+    ``data.batch_size`` of them (supervised-only too: the same epochs for every method).
+    """
+    prepared = open_prepared(cfg.data.root)
+    check_recipe(prepared, cfg.data)
+    protocol = str(cfg.data.protocol)
+    if protocol not in prepared.protocols:
+        known = ", ".join(prepared.protocols) or "none"
+        raise ValueError(f"{prepared.root}: no split protocol {protocol!r} (known: {known}); set data.protocol")
+    s = cfg.semi
+    train = prepared.split(protocol, "train")
+    counts = np.bincount(prepared.labels[train], minlength=prepared.num_classes)
+    counts = counts[counts > 0]
+    if s.get("labels_per_class") is not None:
+        per_class = int(s.labels_per_class)
+        if per_class < 1:
+            raise ValueError(f"--labels-per-class must be >= 1, got {per_class}")
+        labeled, flag = int(np.minimum(counts, per_class).sum()), f"--labels-per-class {per_class}"
+    elif s.get("label_fraction") is not None:
+        fraction = float(s.label_fraction)
+        if not 0 < fraction <= 1:
+            raise ValueError(f"--label-fraction must be in (0, 1], got {fraction}")
+        labeled = int(np.maximum(1, np.round(fraction * counts)).astype(int).sum())
+        flag = f"--label-fraction {fraction:g}"
+    else:
+        return  # a published split file: its size is what it is (train_semi checks the batch)
+    batch = int(cfg.data.batch_size)
+    unlabeled = len(train) - labeled
+    if unlabeled < batch:
+        most = max(1, (len(train) - batch) // len(counts))
+        raise ValueError(f"{flag} labels {labeled} of the {len(train)} {protocol} training samples "
+                         f"({len(counts)} classes of {counts.min()}-{counts.max()}), leaving {unlabeled} unlabeled: "
+                         f"less than one batch of {batch} (an epoch is a pass over the unlabeled samples); "
+                         f"use at most about {most} labels per class")
 
 
 def _config_name(method: str, data: Path) -> str:

@@ -78,3 +78,12 @@ def dataset_table(ds) -> Table:
         table.add_row(f"protocol {proto}", sizes)
     table.add_row("class names", ", ".join(names[:12]) + (" ..." if len(names) > 12 else ""))
     return table
+
+
+def add_run_dir_args(parser: argparse.ArgumentParser, *, resume: bool = True) -> None:
+    """``--overwrite`` (and ``--resume``): what to do with a run directory that already holds a run."""
+    if resume:
+        parser.add_argument("--resume", action="store_true",
+                            help="continue the run directory's last checkpoint with the run's own config and data")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="delete what the run directory holds and start over (default: refuse to reuse it)")

@@ -45,7 +45,10 @@ def add_parser(sub) -> None:
     amount.add_argument("--per-class", type=int, help="semi: labelled samples per class")
     amount.add_argument("--split-file", help="semi: published index file of the labelled samples")
     p.add_argument("--split-seed", type=int, help="semi: seed of the labelled draw")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted linear/finetune/semi run")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted linear/finetune/semi evaluation (give the options it started with)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier evaluation in the output directory (default: refuse)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--seed", type=int, help="sets train.seed (linear/finetune/semi) and protocol.seed (tsne)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -60,7 +63,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         args.run, args.protocol, data=args.data, view=args.view, config=args.config, checkpoint=args.checkpoint,
         random_init=args.random_init, from_scratch=args.from_scratch, method_config=args.method_config,
         out=args.out, mode=args.mode, fraction=args.fraction, per_class=args.per_class, split_file=args.split_file,
-        split_seed=args.split_seed, resume=args.resume, device=args.device, seed=args.seed, quiet=args.quiet,
+        split_seed=args.split_seed, resume=args.resume, overwrite=args.overwrite, device=args.device,
+        seed=args.seed, quiet=args.quiet,
         overrides=args.overrides,
     )
     _print_summary(args.protocol, [(view, r, Path(r["out_dir"])) for view, r in results.items()])
@@ -70,12 +74,20 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def _print_summary(protocol: str, rows: list[tuple[str, dict, Path]]) -> None:
     from rich.table import Table
 
+    if protocol == "tsne":
+        # A map, not a score: say where it is.
+        for view, r, out in rows:
+            console.print(f"t-SNE map of {r.get('num_points', '?')} test samples ({view}): {out / 'tsne.png'}",
+                          markup=False, highlight=False, soft_wrap=True)
+        return
     table = Table(title=f"skelssl evaluate {protocol}")
-    for col in ("view", "top-1 %", "top-5 %", "test samples", "results"):
+    for col in ("view", "encoder", "top-1 %", "top-5 %", "test samples"):
         table.add_column(col, justify="right" if "%" in col or "samples" in col else "left")
-    for view, r, out in rows:
-        top1 = f"{r['top1']:.2f}" if "top1" in r else "-"
-        top5 = f"{r['top5']:.2f}" if "top5" in r else "-"
-        shown = out / ("tsne.png" if protocol == "tsne" else "results.json")
-        table.add_row(view, top1, top5, str(r.get("num_test", r.get("num_points", ""))), str(shown))
+    for view, r, _ in rows:
+        encoder = ("from scratch" if protocol in ("finetune", "semi") else "random (floor)") if r.get("random_init") \
+            else "pretrained"
+        table.add_row(view, encoder, f"{r['top1']:.2f}", f"{r['top5']:.2f}", str(r.get("num_test", "")))
     console.print(table)
+    for view, _, out in rows:  # whole paths, never cut to fit the table
+        console.print(f"results{f' ({view})' if len(rows) > 1 else ''}: {out / 'results.json'}", markup=False,
+                      highlight=False, soft_wrap=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from skelssl.cli.common import IntermixedParser, console
+from skelssl.cli.common import IntermixedParser, add_run_dir_args, console
 
 METHODS = ("assl", "supervised", "s4l", "vat", "vat_entmin", "pseudo_label")
 
@@ -29,8 +29,9 @@ def add_parser(sub) -> None:
         "train.epochs=30 method.adversarial=false.",
     )
     p.__class__ = IntermixedParser
-    p.add_argument("method", help=f"method config ({', '.join(METHODS)}) or a YAML path")
-    p.add_argument("--data", "--dataset", dest="data", required=True, help="prepared dataset directory")
+    p.add_argument("method", nargs="?", help=f"method config ({', '.join(METHODS)}) or a YAML path "
+                   "(optional with --resume)")
+    p.add_argument("--data", "--dataset", dest="data", help="prepared dataset directory (with --resume: the run's)")
     amount = p.add_mutually_exclusive_group()
     amount.add_argument("--labels-per-class", type=int, help="labeled samples per class")
     amount.add_argument("--label-fraction", type=float, help="labeled share of each class, e.g. 0.05")
@@ -38,7 +39,7 @@ def add_parser(sub) -> None:
     p.add_argument("--split-seed", type=int, help="seed of the labeled draw (default: --seed)")
     p.add_argument("--seed", type=int, help="sets train.seed")
     p.add_argument("--run-dir", help="run directory (default: runs/semi-<method>-<timestamp>)")
-    p.add_argument("--resume", action="store_true", help="continue the run directory's last checkpoint")
+    add_run_dir_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
     p.set_defaults(handler=run_semi_cli)
@@ -47,13 +48,21 @@ def add_parser(sub) -> None:
 def run_semi_cli(args: argparse.Namespace) -> int:
     from skelssl.api.semi_supervised import semi
 
-    results = semi(args.method, data=args.data, labels_per_class=args.labels_per_class,
+    method, overrides = args.method, list(args.overrides)
+    if method is not None and "=" in method and args.resume:
+        method, overrides = None, [method, *overrides]  # `semi --resume --run-dir R train.epochs=9`
+    if not args.resume and (method is None or args.data is None):
+        raise ValueError("give the method and --data DIR (or --resume --run-dir RUN)")
+    results = semi(method, data=args.data, labels_per_class=args.labels_per_class,
                    label_fraction=args.label_fraction, split_file=args.split_file, split_seed=args.split_seed,
-                   seed=args.seed, run_dir=args.run_dir, resume=args.resume, quiet=args.quiet,
-                   overrides=args.overrides)
+                   seed=args.seed, run_dir=args.run_dir, resume=args.resume, overwrite=args.overwrite,
+                   quiet=args.quiet, overrides=overrides)
+    print_semi_results(results)
+    return 0
+
+
+def print_semi_results(results: dict) -> None:
     console.print(f"{results['method']}: {results['extra']['labeled_samples']} labeled samples, "
                   f"{results['epochs']} epoch(s), test top-1 {results['top1']:.2f} %, top-5 {results['top5']:.2f} %",
                   markup=False, highlight=False)
     console.print(f"run directory: {results['run_dir']}", markup=False, highlight=False)
-    return 0
-

@@ -232,7 +232,10 @@ def prepare_dataset(
     raw = Path(raw_dir) if raw_dir is not None else None
     out = Path(out_dir)
     if (out / "info.json").exists() and not overwrite:
-        raise FileExistsError(f"{out} already holds a prepared dataset; pass overwrite=True (--overwrite) to replace it")
+        raise FileExistsError(f"{out} already holds a prepared dataset; pass --overwrite to replace it "
+                              f"(overwrite=True from Python), or choose another --out")
+    if raw is None and reader.needs_raw:
+        raise ValueError(f"prepare {dataset} needs --raw DIR: the folder holding the {reader.expected_files}")
 
     reader.bind(raw)
     items = reader.discover(raw if raw is not None else Path("."))

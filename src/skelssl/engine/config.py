@@ -43,6 +43,7 @@ __all__ = [
     "config_to_dict",
     "list_configs",
     "resolve_config_source",
+    "override_key",
 ]
 
 TRAIN_DEFAULTS: dict[str, Any] = {
@@ -60,7 +61,10 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "progress": True,
     "sync_bn": False,
     "find_unused_parameters": None,  # None: ask the model's `find_unused_parameters` attribute
-    "checkpoint": {"every_steps": 0, "every_epochs": 1, "keep_last": 2, "monitor": None, "mode": "max"},
+    # every_minutes: also a mid-epoch checkpoint once this much time has passed since the last one, so a
+    # run killed in a long (or its first) epoch resumes close to where it stopped; 0 = off.
+    "checkpoint": {"every_steps": 0, "every_minutes": 5, "every_epochs": 1, "keep_last": 2, "monitor": None,
+                   "mode": "max"},
     "knn_monitor": {"every": 0, "k": 20, "temperature": 0.1, "part": "test", "batch_size": 256},
 }
 
@@ -202,6 +206,11 @@ def _forget(origins: dict[str, str], path: str) -> None:
         del origins[key]
 
 
+def override_key(item: str) -> str:
+    """The dotted key an override sets or deletes: ``"+a.b=1"`` -> ``"a.b"``."""
+    return _split_override(item)[1]
+
+
 def _split_override(item: str) -> tuple[str, str, str | None]:
     """``"+a.b=1"`` -> ``("+", "a.b", "1")``; ``"~a.b"`` -> ``("~", "a.b", None)``."""
     op = item[0] if item[:1] in ("+", "~") else ""
@@ -289,15 +298,18 @@ def _suggest(tree: dict, key: str) -> str:
     return f" (did you mean '{parent_key + '.' if parent_key else ''}{close[0]}'?)" if close else ""
 
 
-def load_config(name_or_path: str | os.PathLike, overrides: Iterable[str] | None = None) -> DictConfig:
+def load_config(name_or_path: str | os.PathLike, overrides: Iterable[str] | None = None, *,
+                origins: dict[str, str] | None = None) -> DictConfig:
     """Load a config by shipped name or path, apply ``base:`` inheritance and overrides, validate it.
 
     The engine defaults (:data:`TRAIN_DEFAULTS`, :data:`DATA_DEFAULTS`) lie
     underneath everything. Raises :class:`ConfigError` (a ``ValueError``) or
     ``FileNotFoundError`` with the responsible file or override in the message.
+    ``origins``, when given, is filled with ``{dotted key: the file or override that set it}``
+    (for later checks to name the culprit).
     """
     source, origin = resolve_config_source(name_or_path)
-    origins: dict[str, str] = {}
+    origins = {} if origins is None else origins
     tree: dict = {}
     _merge_into(tree, {"train": TRAIN_DEFAULTS, "data": DATA_DEFAULTS}, "engine defaults", origins)
     for layer_origin, layer in _read_layers(source, origin, 0, ()):
@@ -372,6 +384,9 @@ def validate_config(cfg: DictConfig, origins: Mapping[str, str] | None = None) -
     positive_int("train.log_every", t.log_every)
     positive_int("train.checkpoint.every_steps", t.checkpoint.every_steps, allow_zero=True)
     positive_int("train.checkpoint.every_epochs", t.checkpoint.every_epochs, allow_zero=True)
+    minutes = t.checkpoint.every_minutes
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes < 0:
+        _fail(origins, "train.checkpoint.every_minutes", f"must be a number >= 0 (0 = off), got {minutes!r}")
     positive_int("train.checkpoint.keep_last", t.checkpoint.keep_last, allow_zero=True)
     positive_int("train.knn_monitor.every", t.knn_monitor.every, allow_zero=True)
     positive_int("train.knn_monitor.k", t.knn_monitor.k)

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import signal
+import threading
 import time
 import warnings
 from datetime import datetime, timezone
@@ -44,9 +46,22 @@ from skelssl.engine.logging import MetricLogger
 from skelssl.engine.optim import build_optimizer, build_schedule, clip_gradients
 from skelssl.engine.seed import capture_rng_state, deterministic_mode, module_generators, restore_rng_state, seed_everything
 
-__all__ = ["Trainer", "LoaderFactory", "default_device"]
+__all__ = ["Trainer", "LoaderFactory", "TrainingInterrupted", "default_device"]
 
 LoaderFactory = Callable[[int], Iterable[Any]]
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training; ``checkpoint`` (if any) holds the state to resume from.
+
+    A ``KeyboardInterrupt``, so nothing that catches ``Exception`` swallows it;
+    the command line turns it into one line with the resume command.
+    """
+
+    def __init__(self, run_dir: str | Path, checkpoint: str | Path | None, epoch: int, epochs: int, step: int) -> None:
+        super().__init__(f"interrupted at epoch {epoch + 1}/{epochs}, step {step}")
+        self.run_dir, self.checkpoint = Path(run_dir), (Path(checkpoint) if checkpoint else None)
+        self.epoch, self.epochs, self.step = epoch, epochs, step
 
 
 def default_device() -> torch.device:
@@ -89,6 +104,7 @@ class Trainer:
         device: str | torch.device | None = None,
         generators: Mapping[str, torch.Generator] | None = None,
         quiet: bool = False,
+        epoch_lines: bool = True,
     ) -> None:
         self.cfg = train_config(train_cfg)
         self.run_dir = Path(run_dir)
@@ -103,6 +119,7 @@ class Trainer:
         self.config = config
         self.callbacks = list(callbacks)
         self.quiet = quiet
+        self.epoch_lines = epoch_lines
         self._extra_generators = dict(generators or {})
         self._setup_data(data, batch_size, num_workers, collate_fn, shuffle, steps_per_epoch)
         self.optimizer = build_optimizer(self.module, self.cfg.optimizer)
@@ -119,6 +136,9 @@ class Trainer:
         # Running sums of this epoch's step metrics; checkpointed so a resumed epoch's averages are exact too.
         self._sums: dict[str, Tensor] = {}
         self._count = 0
+        self._last_save = time.monotonic()
+        self._stop_requested = False
+        self.logger: MetricLogger | None = None
 
     # ----------------------------------------------------------------- setup
     def _wrap(self, module: nn.Module) -> nn.Module:
@@ -194,24 +214,75 @@ class Trainer:
                 total = self.epochs * self.steps_per_epoch
                 self.module.on_train_start(min(total, self.cfg.max_steps) if self.cfg.max_steps else total)
             logger = MetricLogger(self.run_dir, enabled=self.is_main, console=not self.quiet and self.cfg.progress,
-                                  tensorboard=bool(self.cfg.tensorboard), resume_step=self.global_step if resumed else None)
+                                  tensorboard=bool(self.cfg.tensorboard), resume_step=self.global_step if resumed else None,
+                                  epoch_lines=self.epoch_lines)
             self.logger = logger
+            if self.epoch_lines and self.epoch < self.epochs:
+                # Say up front how long this is going to be (the configs' defaults are the papers' 100s of epochs).
+                at = f", resuming at epoch {self.epoch + 1} step {self.global_step}" if resumed else ""
+                limit = f", stopping at step {self.cfg.max_steps}" if self.cfg.max_steps else ""
+                logger.print(f"training {self.epochs} epoch(s) of {self.steps_per_epoch} steps{at}{limit}; "
+                             f"checkpoints in {self.checkpoints.dir}")
             started = time.perf_counter()
             epoch_metrics: dict[str, float] = {}
             stopped = False
+            restore = self._catch_interrupt()
             try:
                 for cb in self.callbacks:
                     cb.on_fit_start(self)
                 while self.epoch < self.epochs and not stopped:
                     epoch_metrics, stopped = self._run_epoch(self.epoch)
+                    if self._stop_requested and self.epoch < self.epochs and not stopped:
+                        self._stop(saved=True)
                 result = {"epoch": self.epoch, "step": self.global_step, "metrics": epoch_metrics,
                           "stopped_at_max_steps": stopped, "checkpoint": str(self.checkpoints.last),
                           "best": self.best_value, "seconds": round(time.perf_counter() - started, 3)}
                 for cb in self.callbacks:
                     cb.on_fit_end(self, result)
             finally:
+                restore()
                 logger.close()
         return result
+
+    def _catch_interrupt(self) -> Callable[[], None]:
+        """Ctrl-C during ``fit`` finishes the current step, checkpoints and raises :class:`TrainingInterrupted`.
+
+        A second Ctrl-C interrupts at once. Only in the main thread of a
+        single process: under DDP the ranks would see the signal at different
+        steps and the checkpoint is a collective, so there Ctrl-C stops at once
+        and the time-based checkpoints (``train.checkpoint.every_minutes``) are
+        what the run resumes from.
+        """
+        if is_distributed() or threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = signal.getsignal(signal.SIGINT)
+
+        def request_stop(signum: int, frame: Any) -> None:
+            if self._stop_requested:
+                raise KeyboardInterrupt
+            self._stop_requested = True
+            if self.logger is not None:
+                self.logger.print("stopping after this step and saving a checkpoint (Ctrl-C again to stop at once)")
+
+        try:
+            signal.signal(signal.SIGINT, request_stop)
+        except ValueError:  # not the main interpreter
+            return lambda: None
+        return lambda: signal.signal(signal.SIGINT, previous)
+
+    def _stop(self, saved: bool = False) -> None:
+        path = self.checkpoints.last if saved else self.save()
+        raise TrainingInterrupted(self.run_dir, path, self.epoch, self.epochs, self.global_step)
+
+    def _time_checkpoint_due(self) -> bool:
+        minutes = float(self.cfg.checkpoint.every_minutes or 0)
+        if not minutes:
+            return False
+        due = time.monotonic() - self._last_save >= minutes * 60
+        if is_distributed():
+            # Saving is a collective: rank 0's clock decides, on logging steps (already a collective point).
+            return self.global_step % self.cfg.log_every == 0 and self._rank0_decides(due)
+        return due
 
     def _start(self, resume: bool | str | Path) -> bool:
         if isinstance(resume, str) and resume == "auto":
@@ -262,7 +333,9 @@ class Trainer:
                     self.save()
                     return {}, True
                 break
-            if every and self.global_step % every == 0 and mid_epoch:
+            if self._stop_requested and mid_epoch:
+                self._stop()
+            if mid_epoch and ((every and self.global_step % every == 0) or self._time_checkpoint_due()):
                 self.save()
             if not mid_epoch:
                 break
@@ -277,11 +350,11 @@ class Trainer:
                 epoch_metrics.update(extra)
         self.epoch, self.batch_in_epoch = epoch + 1, 0
         self.logger.log("epoch", epoch, self.global_step, epoch_metrics)
-        self.logger.end_epoch(epoch, epoch_metrics)
+        self.logger.end_epoch(epoch, epoch_metrics, self.epochs)
         best = self._rank0_decides(self._improved(epoch_metrics))
         every_epochs = self.cfg.checkpoint.every_epochs
         last_epoch = self.epoch == self.epochs or bool(max_steps and self.global_step >= max_steps)
-        if best or last_epoch or (every_epochs and self.epoch % every_epochs == 0):
+        if best or last_epoch or self._stop_requested or (every_epochs and self.epoch % every_epochs == 0):
             self.save(epoch_end=True, best=best)
         return epoch_metrics, bool(max_steps and self.global_step >= max_steps)
 
@@ -365,6 +438,7 @@ class Trainer:
     def save(self, *, epoch_end: bool = False, best: bool = False) -> Path | None:
         """Checkpoint now (a collective in DDP: every rank calls it, rank 0 writes)."""
         per_rank = self._gather_per_rank()
+        self._last_save = time.monotonic()
         if not self.is_main:
             return None
         skeleton, tensors = encode_state({**self.state(), "per_rank": per_rank, "epoch_count": self._count})

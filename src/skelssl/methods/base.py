@@ -144,23 +144,87 @@ def build_method(cfg: Mapping[str, Any], dataset_info: DatasetInfo | Any) -> Met
 
     kwargs = dict(to_container(cfg))
     name = kwargs.pop("name", None)
-    if name not in METHODS:
-        close = difflib.get_close_matches(str(name), METHODS.names(), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"method.name: unknown method {name!r}{hint}; known: {', '.join(METHODS.names())}")
+    check_method_options(cfg)
     info = dataset_info if isinstance(dataset_info, DatasetInfo) else DatasetInfo.from_prepared(dataset_info)
     factory, defaults = METHODS.get(name), METHODS.defaults(name)
     accepted = _accepted_kwargs(factory)
-    if accepted is not None:
-        unknown = sorted(set(kwargs) - accepted)
-        if unknown:
-            key = unknown[0]
-            close = difflib.get_close_matches(key, sorted(accepted - set(DATASET_FIELDS)), n=1)
-            hint = f" (did you mean 'method.{close[0]}'?)" if close else ""
-            raise ValueError(f"method.{key}: {name} takes no option {key!r}{hint}")
     fields = _dataset_fields(factory, accepted)
     filled = {k: v for k, v in asdict(info).items() if k in fields and k not in kwargs and k not in defaults}
     return METHODS.create(name, **filled, **kwargs)
+
+
+def check_method_options(cfg: Mapping[str, Any], where: Mapping[str, str] | None = None) -> None:
+    """Raise ``ValueError`` (one line, with a did-you-mean) for a ``method`` key nobody reads.
+
+    Checks the method's name, its keyword arguments (following ``**kwargs`` up
+    the class bases) and the keyword arguments of the registry specs it holds
+    (``method.encoder``, ``method.decoder``: ``{name: ..., **kwargs}``), from
+    the config alone, so a typo fails before any data is read or file written.
+    ``where`` maps dotted keys to the file or override that set them.
+    """
+    import skelssl.methods  # noqa: F401  (registers the shipped methods)
+    from skelssl.methods.components import to_container
+
+    kwargs = dict(to_container(cfg))
+    name = kwargs.pop("name", None)
+    if name not in METHODS:
+        close = difflib.get_close_matches(str(name), METHODS.names(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"method.name{_source(where, 'method.name')}: unknown method {name!r}{hint}; "
+                         f"known: {', '.join(METHODS.names())}")
+    accepted = _accepted_kwargs(METHODS.get(name))
+    if accepted is not None:
+        _check_keys("method", f"{name} takes no option", kwargs, accepted - set(DATASET_FIELDS), accepted, where)
+    for key, registry in _spec_registries().items():
+        spec = kwargs.get(key)
+        if not isinstance(spec, Mapping) or "name" not in spec:
+            continue
+        spec_name = spec["name"]
+        if spec_name not in registry:
+            close = difflib.get_close_matches(str(spec_name), registry.names(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"method.{key}.name{_source(where, f'method.{key}.name')}: unknown {registry.kind} "
+                             f"{spec_name!r}{hint}; known: {', '.join(registry.names())}")
+        spec_accepted = _accepted_kwargs(registry.get(spec_name))
+        if spec_accepted is not None:
+            options = {k: v for k, v in spec.items() if k != "name"}
+            _check_keys(f"method.{key}", f"{registry.kind} {spec_name} takes no option", options, spec_accepted,
+                        spec_accepted, where)
+
+
+def check_encoder_spec(spec: Mapping[str, Any], prefix: str, where: Mapping[str, str] | None = None) -> None:
+    """The same check for an encoder spec elsewhere (``model.encoder`` of a supervised config)."""
+    from skelssl.models.registry import ENCODERS
+
+    name = spec.get("name")
+    if name not in ENCODERS:
+        close = difflib.get_close_matches(str(name), ENCODERS.names(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{prefix}.name{_source(where, prefix + '.name')}: unknown encoder {name!r}{hint}; "
+                         f"known: {', '.join(ENCODERS.names())}")
+    accepted = _accepted_kwargs(ENCODERS.get(name))
+    if accepted is not None:
+        options = {k: v for k, v in spec.items() if k != "name"}
+        _check_keys(prefix, f"encoder {name} takes no option", options, accepted, accepted, where)
+
+
+def _spec_registries() -> dict[str, Registry]:
+    from skelssl.models.registry import DECODERS, ENCODERS
+
+    return {"encoder": ENCODERS, "decoder": DECODERS}
+
+
+def _check_keys(prefix: str, what: str, given: Mapping[str, Any], suggest: set[str], accepted: set[str],
+                where: Mapping[str, str] | None) -> None:
+    for key in sorted(set(given) - accepted):
+        close = difflib.get_close_matches(key, sorted(suggest), n=1)
+        hint = f" (did you mean '{prefix}.{close[0]}'?)" if close else ""
+        raise ValueError(f"{prefix}.{key}{_source(where, f'{prefix}.{key}')}: {what} {key!r}{hint}")
+
+
+def _source(where: Mapping[str, str] | None, key: str) -> str:
+    origin = (where or {}).get(key)
+    return f" (set in {origin})" if origin else ""
 
 
 def _accepted_kwargs(factory: Callable[..., Any]) -> set[str] | None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import abc
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from skelssl.data.layouts import SkeletonLayout
 
-__all__ = ["SkeletonEncoder", "DataNorm"]
+__all__ = ["SkeletonEncoder", "DataNorm", "pointwise_conv2d", "PointwiseConv2d"]
 
 
 class SkeletonEncoder(nn.Module, metaclass=abc.ABCMeta):
@@ -83,3 +84,33 @@ class DataNorm(nn.Module):
             y = self.bn(y).view(n, t, m, v, c).transpose(1, 2).reshape(n * m, t, v, c)
         return y.permute(0, 3, 1, 2)
 
+
+
+def pointwise_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, int] = (1, 1)) -> Tensor:
+    """``F.conv2d(x, weight, bias, stride)`` for a ``(C_out, C_in, 1, 1)`` weight, as one GEMM over channels.
+
+    Why not ``F.conv2d``: for a channels-last input (every graph encoder's
+    activations, and what oneDNN picks for the CNN's) the convolution backward
+    returns the weight gradient channels-last, strides ``(C_in, 1, C_in, C_in)``.
+    Autograd keeps it (strides of size-1 dimensions do not count in its layout
+    contract), but DDP's gradient buckets use the parameter's own strides
+    ``(C_in, 1, 1, 1)``, so every rank warned "Grad strides do not match bucket
+    view strides" and copied the gradient. The GEMM's weight gradient is
+    contiguous, like the parameter. The result is stored channels-last.
+    """
+    st, sv = stride
+    if st > 1 or sv > 1:
+        x = x[:, :, ::st, ::sv]
+    y = F.linear(x.permute(0, 2, 3, 1), weight.view(weight.shape[0], weight.shape[1]), bias)
+    return y.permute(0, 3, 1, 2)
+
+
+class PointwiseConv2d(nn.Conv2d):
+    """A 1×1 ``nn.Conv2d`` (same parameters and state dict) computed by :func:`pointwise_conv2d`."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int | tuple[int, int] = 1,
+                 bias: bool = True) -> None:
+        super().__init__(in_channels, out_channels, 1, stride, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return pointwise_conv2d(x, self.weight, self.bias, self.stride)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from skelssl.data.layouts import SkeletonLayout, get_layout
-from skelssl.models.base import DataNorm, SkeletonEncoder
+from skelssl.models.base import DataNorm, PointwiseConv2d, SkeletonEncoder
 from skelssl.models.registry import register_encoder
 
 __all__ = ["SkeletonResNet", "BasicBlock", "RESNET_DEPTHS"]
@@ -39,7 +39,7 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+            self.shortcut = nn.Sequential(PointwiseConv2d(in_channels, out_channels, stride, bias=False),
                                           nn.BatchNorm2d(out_channels))
 
     def forward(self, x: Tensor) -> Tensor:

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from skelssl.data.layouts import SkeletonLayout, get_layout
-from skelssl.models.base import DataNorm, SkeletonEncoder
+from skelssl.models.base import DataNorm, SkeletonEncoder, pointwise_conv2d
 
 __all__ = [
     "BASE_CHANNELS",
@@ -182,7 +182,12 @@ class GraphLinear(nn.Module):
 
 
 class TemporalConv(nn.Module):
-    """``(k, 1)`` convolution over time + BatchNorm; BN folded into the conv in eval mode."""
+    """``(k, 1)`` convolution over time + BatchNorm; BN folded into the conv in eval mode.
+
+    A ``k = 1`` convolution (the residual projection of a block that changes
+    width or stride) runs as one GEMM (:func:`~skelssl.models.base.pointwise_conv2d`),
+    whose weight gradient keeps the parameter's layout under DDP.
+    """
 
     fold_bn: bool = True
 
@@ -196,12 +201,17 @@ class TemporalConv(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.fold_bn and can_fold(self.bn):
+        w, b = self.conv.weight, self.conv.bias
+        folded = self.fold_bn and can_fold(self.bn)
+        if folded:
             scale, shift = bn_affine(self.bn)
-            w = self.conv.weight * scale.view(-1, 1, 1, 1)
-            b = shift if self.conv.bias is None else self.conv.bias * scale + shift
-            return F.conv2d(x, w, b, self.conv.stride, self.conv.padding)
-        return self.bn(self.conv(x))
+            w = w * scale.view(-1, 1, 1, 1)
+            b = shift if b is None else b * scale + shift
+        if w.shape[2] == 1:
+            y = pointwise_conv2d(x, w, b, self.conv.stride)
+        else:
+            y = F.conv2d(x, w, b, self.conv.stride, self.conv.padding)
+        return y if folded else self.bn(y)
 
 
 def set_fast_paths(model: nn.Module, *, fold_bn: bool = True, dense: bool = True) -> nn.Module:

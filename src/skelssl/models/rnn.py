@@ -104,7 +104,6 @@ class RNNEncoder(SkeletonEncoder):
         return out.transpose(1, 2)[:, None, :, :, None], pooled
 
 
-@register_encoder("bigru", cell="gru")
-@register_encoder("lstm", cell="lstm")
-def _rnn_encoder(**kwargs: object) -> RNNEncoder:
-    return RNNEncoder(**kwargs)  # type: ignore[arg-type]
+# The class itself (not a **kwargs wrapper), so a misspelled option is caught from its signature.
+register_encoder("bigru", cell="gru")(RNNEncoder)
+register_encoder("lstm", cell="lstm")(RNNEncoder)

@@ -16,7 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 
-__all__ = ["EncoderSource", "read_run_config", "load_method_weights", "pretrained_encoders", "pretraining_data"]
+__all__ = ["EncoderSource", "read_run_config", "read_config_file", "load_method_weights", "pretrained_encoders",
+           "pretraining_data"]
 
 
 @dataclass
@@ -35,19 +36,30 @@ def read_run_config(run_dir: str | Path) -> DictConfig:
     path = Path(run_dir) / "config.yaml"
     if not path.exists():
         raise FileNotFoundError(f"{run_dir}: not a run directory (no config.yaml); pretrain first or check --run")
+    cfg = read_config_file(path)
+    if "method" not in cfg:
+        what = "an evaluation" if "protocol" in cfg and "model" not in cfg else "a supervised run"
+        raise ValueError(f"{path}: no 'method' section ({what}, not a pretraining or semi-supervised run)")
+    return cfg
+
+
+def read_config_file(path: Path, what: str = "run") -> DictConfig:
+    """A saved ``config.yaml``, or a one-line error naming the file (and line) when it cannot be read."""
     import yaml
     from omegaconf.errors import OmegaConfBaseException
 
     try:
         cfg = OmegaConf.load(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path.parent}: not a {what} directory (no config.yaml)") from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
         raise ValueError(f"{path}: not valid YAML ({where}{err.problem or err.context})") from None
     except (yaml.YAMLError, UnicodeDecodeError, OmegaConfBaseException) as err:
-        raise ValueError(f"{path}: not a readable run config ({' '.join(str(err).split())})") from None
-    if not isinstance(cfg, DictConfig) or "method" not in cfg:
-        raise ValueError(f"{path}: no 'method' section")
+        raise ValueError(f"{path}: not a readable {what} config ({' '.join(str(err).split())})") from None
+    if not isinstance(cfg, DictConfig):
+        raise ValueError(f"{path}: not a {what} config (a mapping was expected)")
     return cfg
 
 

@@ -63,5 +63,7 @@ def train_classifier(
         config=cfg,
         device=device,
         quiet=quiet,
+        # A probe is one step of a bigger job: one bar for its whole run, no line per epoch.
+        epoch_lines=False,
     )
     return trainer.fit(resume=resume)

@@ -95,6 +95,8 @@ class DatasetReader(ABC):
     known_options: tuple[str, ...] = ()
     # What discover() looks for, for the "nothing found" message.
     expected_files: str = "dataset files"
+    # Whether prepare needs a --raw directory (the synthetic reader generates its data).
+    needs_raw: bool = True
     # True when the reader should also produce whole untrimmed sequences (``untrimmed/``).
     segmentation: bool = False
 

@@ -49,6 +49,8 @@ class SyntheticReader(DatasetReader):
     still generating 16 samples per vectorised call.
     """
 
+    needs_raw = False
+
     layout = "ntu25"
     default_recipe = "crossclr"
 
