@@ -78,6 +78,9 @@ RUNGS: dict[str, tuple[str | None, str, list[str], str]] = {
     "L": ("J", "agc_firstframe_raw", ["train.epochs=100", "train.schedule.milestones=[80]",
                                       "train.schedule.warmup_epochs=5"],
           "100 epochs, x0.1 at 80, 5 warm-up epochs"),
+    "N": ("F", "agc_firstframe_raw", ["protocol.augment=null", "data.train_clip=uniform", "train.epochs=100",
+                                      "train.schedule.milestones=[80]", "train.schedule.warmup_epochs=5"],
+          "100 epochs, x0.1 at 80, 5 warm-up epochs, Nesterov; no augmentation, even clips (F's data)"),
 }
 
 
@@ -143,9 +146,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     out_json = RESULTS / "nucla_ladder.json"
-    records = {r["rung"]: r for r in json.loads(out_json.read_text())} if out_json.exists() else {}
     for name in args.rungs:
-        records[name] = run_rung(name, args.raw, args.work, args.threads)
+        record = run_rung(name, args.raw, args.work, args.threads)
+        # Read back just before writing: another ladder process may have added rungs meanwhile.
+        records = {r["rung"]: r for r in json.loads(out_json.read_text())} if out_json.exists() else {}
+        records[name] = record
         ordered = [records[k] for k in RUNGS if k in records]
         RESULTS.mkdir(exist_ok=True)
         out_json.write_text(json.dumps(ordered, indent=1) + "\n")
