@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from skelssl.cli import main
 
 
@@ -34,3 +36,17 @@ def test_main_job_small(tmp_path, capsys):
     steps = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in steps if r["kind"] == "step"] == [1, 2, 3]
     assert (run / "checkpoints" / "last.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_main_job_as_shipped_beats_the_random_floor(tmp_path):
+    """`skelssl run` with its defaults: pretraining wins by at least 5 points under KNN and the linear probe.
+
+    The README's first command; this is the claim its results table makes (t-SNE skipped: it does not
+    change a number). About 2 minutes on the 2-core CI machine.
+    """
+    run = tmp_path / "run"
+    assert main(["run", "--out", str(run), "--no-tsne"]) == 0
+    top1 = {p.parent.name: json.loads(p.read_text())["top1"] for p in (run / "eval").glob("*/results.json")}
+    for probe in ("knn", "linear"):
+        assert top1[probe] >= top1[f"{probe}_random"] + 5, (probe, top1)

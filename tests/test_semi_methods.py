@@ -56,6 +56,17 @@ def test_switches_select_the_loss_terms(name, overrides, terms):
         assert 0.0 <= float(out["nei_quality"]) <= 1.0
 
 
+@pytest.mark.parametrize("epoch, weight", [(0, 0.006737947), (2, 0.2865048), (4, 1.0), (9, 1.0)])
+def test_ramp_up_scales_every_unlabeled_term_by_exp_minus_5_one_minus_t_squared(epoch, weight):
+    # Laine & Aila's ramp over R = 4 epochs: exp(-5 (1 - epoch/R)^2), then 1.
+    torch.manual_seed(0)
+    method = _ready(_method("assl", ramp_up_epochs=4))
+    out = method(_batch(), epoch)
+    terms = sum(out[t] for t in ("loss_inp", "loss_kl", "loss_cec", "loss_adv"))
+    assert float(out["unlabeled_weight"]) == pytest.approx(weight, rel=1e-6)
+    assert torch.allclose(out["loss"].detach(), out["loss_sup"] + weight * terms)
+
+
 @pytest.mark.parametrize("detach", [False, True])
 def test_detached_centre_target_leaves_the_aggregation_to_the_centre_cross_entropy(detach):
     # With the centre's prediction as a fixed target, L_KL only moves the anchor and neighbour

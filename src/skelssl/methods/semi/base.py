@@ -18,6 +18,8 @@ the engine) and at test time (a seeded generator, see :meth:`predict`).
 recipes such as ``agc_lstm`` already draw random training clips and even test
 clips). ``augment`` (a pipeline name or spec, e.g. ``agc_lstm``) is applied to
 both halves of every training batch after frame sampling, never at test time.
+``ramp_up_epochs`` scales every unlabeled term by a ramp from ~0 to 1 over
+the first epochs (:meth:`SemiSupervisedMethod.unlabeled_weight`).
 
 Every method keeps a :class:`~skelssl.memory.FeatureBank` of ``h̄`` for all
 training samples (filled by :meth:`fill_bank` before training, refreshed by
@@ -27,6 +29,7 @@ K nearest unlabeled neighbours that have the anchor's true label.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -68,6 +71,7 @@ class SemiSupervisedMethod(Method):
         num_frames: int | None = 40,
         neighbours: int = 10,
         augment: Any = None,
+        ramp_up_epochs: int = 0,
     ) -> None:
         super().__init__()
         spec = {**DEFAULT_ENCODER, **(to_container(encoder) or {})}
@@ -83,6 +87,18 @@ class SemiSupervisedMethod(Method):
         augment = to_container(augment)
         self.augment = None if augment in (None, False, "none") else build_pipeline(augment, layout=layout)
         self.num_classes, self.num_frames, self.k = num_classes, num_frames, int(neighbours)
+        self.ramp_up_epochs = int(ramp_up_epochs)
+
+    def unlabeled_weight(self, epoch: int) -> float:
+        """Multiplier of every unlabeled term: Laine & Aila's ramp-up ``exp(-5 (1 - t)²)``, ``t = epoch / R``.
+
+        ``R = ramp_up_epochs`` (0: always 1). While the classifier is still near chance its predictions
+        and the feature bank's neighbours are mostly wrong; the ramp keeps them from steering the
+        encoder before the labeled loss has shaped it.
+        """
+        if self.ramp_up_epochs <= 0 or epoch >= self.ramp_up_epochs:
+            return 1.0
+        return math.exp(-5.0 * (1.0 - epoch / self.ramp_up_epochs) ** 2)
 
     # ------------------------------------------------------------ network
     def sample_frames(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -150,9 +166,12 @@ class SemiSupervisedMethod(Method):
         out = {"loss_sup": loss.detach(), "acc": (logits_l.detach().argmax(1) == y_l).float().mean() * 100}
         if self.uses_unlabeled:
             extra = self.unlabeled_loss(y_l=y_l, t_l=t_l, x_u=x_u, t_u=t_u, i_u=i_u)
+            weight = self.unlabeled_weight(epoch)
             for name, value in extra.items():
-                loss = loss + value
+                loss = loss + weight * value
                 out[name] = value.detach()
+            if self.ramp_up_epochs:
+                out["unlabeled_weight"] = torch.tensor(weight)
             out["nei_quality"] = self.neighbour_quality(t_u.detach(), i_u, batch["y_u"].long())
             self.bank.update(i_u, t_u)
         self.bank.update(i_l, t_l)
