@@ -92,6 +92,7 @@ def main() -> int:
                 "dataset": "synthetic_untrimmed", "pretrain_dataset": r["pretrain_dataset"], "method": r["method"],
                 "view": r["view"], "protocol": "segmentation", "encoder": encoder,
                 **{k: round(r[k], 2) for k in ("acc", "macc", "fwiou", "miou")},
+                "top1": round(r["acc"], 2),  # frame-wise top-1 = ACC
                 "epochs": e if encoder == "pretrained" else 0, "eval_epochs": r.get("epochs"), "seed": args.seed,
                 "split": r["split_protocol"], "test_videos": r["num_test_videos"], "test_frames": r["num_test_frames"],
                 "window": r["window"], "stride": r["stride"],
