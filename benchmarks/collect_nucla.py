@@ -16,6 +16,15 @@ import yaml
 
 
 def _pretrain_epochs(run: Path) -> int | None:
+    """Epochs the evaluated checkpoint was trained for (a run stopped early reports where it stopped)."""
+    meta = run / "checkpoints" / "last.json"
+    if meta.exists():
+        return int(json.loads(meta.read_text())["epoch"])
+    cfg = run / "config.yaml"
+    return int(yaml.safe_load(cfg.read_text())["train"]["epochs"]) if cfg.exists() else None
+
+
+def _scheduled_epochs(run: Path) -> int | None:
     cfg = run / "config.yaml"
     return int(yaml.safe_load(cfg.read_text())["train"]["epochs"]) if cfg.exists() else None
 
@@ -50,6 +59,7 @@ def collect(work: Path) -> list[dict]:
             "protocol_key": key, "encoder": "random" if random else "pretrained",
             "top1": round(r["top1"], 2), "top5": round(r["top5"], 2),
             "epochs": 0 if random else _pretrain_epochs(run),
+            "scheduled_epochs": _scheduled_epochs(run), "recipe": r.get("recipe"),
             "eval_epochs": r.get("epochs"), "seed": r.get("seed"), "command": r.get("command"),
             "run": str(run), "results": str(path),
         })
