@@ -459,3 +459,17 @@ def test_pretrain_help_names_only_shipped_configs(capsys):
     methods = "skeletonclr|simclr|crossclr|mcc|clip_order|cubic_puzzle|pace_prediction"
     named = set(re.findall(rf"\b((?:{methods})(?:_[a-z0-9]+)?)\b", text))
     assert named and named <= set(list_configs("pretrain")), named - set(list_configs("pretrain"))
+
+
+def test_recipe_options_for_generated_data_are_named_when_prepared_data_differs(synth, tmp_path, capsys):
+    # skeletonclr_synthetic generates one-body, 32-frame data; given the fixture's (2 bodies, 50 frames) it uses
+    # them as prepared and says which options did not apply, instead of ignoring them silently.
+    run = tmp_path / "run"
+    assert main(["pretrain", "skeletonclr_synthetic", "--data", str(synth), "--run-dir", str(run),
+                 "train.max_steps=1", *TINY]) == 0
+    out = capsys.readouterr().out
+    note = next(line for line in out.splitlines() if line.startswith("note: data.recipe_options"))
+    assert "num_bodies=1 (prepared: 2)" in note and "num_frames=32 (prepared: 50)" in note
+    assert main(["pretrain", "skeletonclr_synthetic", "--data", str(synth), "--run-dir", str(tmp_path / "same"),
+                 "train.max_steps=1", "data.recipe_options={num_bodies: 2, num_frames: 50}", *TINY]) == 0
+    assert "note: data.recipe_options" not in capsys.readouterr().out

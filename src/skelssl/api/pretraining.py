@@ -214,6 +214,8 @@ def _run_dir(config: str | Path | None, run_dir: str | Path | None, resume: bool
 def prepared_data_root(cfg: Any, run_dir: Path, barrier: Callable[[], None], main: bool) -> Path:
     """``data.root``, or the synthetic dataset of the config prepared beside ``run_dir`` (once)."""
     if cfg.data.root:
+        if main:
+            _note_ungenerated_recipe_options(cfg, Path(cfg.data.root))
         return Path(cfg.data.root)
     if cfg.data.dataset != "synthetic":
         raise ValueError(f"data.root is not set; prepare {cfg.data.dataset} first "
@@ -239,6 +241,27 @@ def prepared_data_root(cfg: Any, run_dir: Path, barrier: Callable[[], None], mai
                         progress=False)
     barrier()
     return root
+
+
+def _note_ungenerated_recipe_options(cfg: Any, root: Path) -> None:
+    """``data.recipe_options`` shape data this run generates; given prepared data, say which ones it differs in."""
+    from omegaconf import OmegaConf
+
+    wanted = OmegaConf.to_container(cfg.data.recipe_options, resolve=True) or {}
+    info = root / "info.json"
+    if not wanted or not info.exists():
+        return
+    try:
+        used = json.loads(info.read_text()).get("recipe") or {}
+    except ValueError:
+        return  # open_prepared reports a corrupt info.json in one line
+    differ = {k: v for k, v in wanted.items() if used.get(k) != v}
+    if differ:
+        from skelssl.console import console
+
+        shown = ", ".join(f"{k}={v} (prepared: {used.get(k)})" for k, v in differ.items())
+        console.print(f"note: data.recipe_options apply to generated synthetic data only; {root} is used as "
+                      f"prepared: {shown}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _knn_eval(train: Any, test: Any, layout: str, knn: Any) -> Callable[[Any], dict]:
