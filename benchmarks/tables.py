@@ -55,8 +55,8 @@ def nucla_ladder() -> str:
     return "\n".join(rows)
 
 
-def nucla_ssl() -> str:
-    records = _load("nucla_ssl")
+def nucla_ssl(name: str = "nucla_ssl") -> str:
+    records = _load(name)
     keys = [k for k in ("knn", "linear", "linear_std") if any(r.get("protocol_key") == k for r in records)]
     head = "| method | view | epochs | " + " | ".join(f"{k} | {k} floor" for k in keys) + " |"
     rows = [head, "|---|---|---|" + "---|---|" * len(keys)]
@@ -110,6 +110,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "supervised_nucla": supervised_nucla,
     "nucla_ladder": nucla_ladder,
     "nucla_ssl": nucla_ssl,
+    "nucla_ssl_crossclr_recipe": lambda: nucla_ssl("nucla_ssl_crossclr_recipe"),
     "main_job": main_job,
     "semi_nucla": semi_nucla,
 }
