@@ -243,9 +243,12 @@ def test_gcn_person_handling(name, layout):
         # Persons are folded into the batch and averaged: their order is irrelevant…
         assert torch.allclose(enc(x.flip(-1)), f, atol=1e-5)
         assert torch.equal(enc(x), f)  # eval mode is deterministic (AS-GCN: argmax links)
-        # …and a zero second person counts as a person whose features are averaged in.
+        # …and a zero second person is skipped (person-sparse, the default)…
         one = x[..., :1]
         padded = torch.cat((one, torch.zeros_like(one)), dim=-1)
+        assert torch.allclose(enc(padded), enc(one), atol=1e-5)
+        # …or, with the reference behaviour, counts as a person whose features are averaged in.
+        enc.person_sparse = False
         expected = (enc(one) + enc(torch.zeros_like(one))) / 2
         assert torch.allclose(enc(padded), expected, atol=1e-5)
 

@@ -43,6 +43,7 @@ __all__ = [
     "STBlock",
     "GraphEncoder",
     "set_fast_paths",
+    "present_bodies",
 ]
 
 # ST-GCN / 2s-AGCN / AS-GCN: ten blocks, time halved at blocks 5 and 8.
@@ -266,12 +267,36 @@ class STBlock(nn.Module):
         return torch.relu_(y)
 
 
+def present_bodies(x: Tensor) -> Tensor:
+    """``(N, C, T, V, M)`` → ``(N, M)`` bool: body slot m of sample n has a non-zero coordinate.
+
+    A sample with no present body gets its first slot marked present, so every
+    sample has at least one body to encode (its features are then the
+    encoder's response to an all-zero skeleton: finite, no division by zero).
+    """
+    present = x.ne(0).any(dim=3).any(dim=2).any(dim=1)
+    present[:, 0] |= ~present.any(dim=1)
+    return present
+
+
 class GraphEncoder(SkeletonEncoder):
     """Data BN → ten :class:`STBlock` s → dense ``(N, M, D, T', V)`` features.
 
     Subclasses provide ``make_spatial(in_c, out_c, index)`` and may override
     ``context(x)`` to compute per-sample inputs shared by all blocks (AS-GCN's
     inferred actional links).
+
+    Person-sparse encoding (``person_sparse``, on by default unless the data
+    BN is per person): NTU-style inputs carry M body slots and most samples
+    fill one, the other slot all zeros. The backbone then runs only on the
+    present bodies (see :func:`present_bodies`) and a sample's features are
+    the average over its present bodies; the data BN's batch statistics are
+    taken over present bodies only. ``person_sparse=False`` is the reference
+    behaviour (every slot encoded, empty ones averaged in), bit for bit the
+    previous output. In the dense map of :meth:`forward_features` an absent
+    slot holds the mean of the sample's present bodies' maps, so averaging the
+    map over M (``pool``, and any per-slot linear pooling a method applies)
+    gives the average over present bodies.
     """
 
     def __init__(
@@ -284,8 +309,13 @@ class GraphEncoder(SkeletonEncoder):
         temporal_kernel: int = 9,
         dropout: float = 0.0,
         num_person: int | None = None,
+        person_sparse: bool | None = None,
     ) -> None:
         super().__init__()
+        if person_sparse and num_person is not None:
+            # A per-person data BN normalises each slot with its own statistics, so it needs every slot.
+            raise ValueError("person_sparse=True needs the shared data BN (num_person=None)")
+        self.person_sparse = num_person is None if person_sparse is None else bool(person_sparse)
         self.layout = get_layout(layout)
         self.in_channels = in_channels
         plan = tuple(channels) if channels is not None else channel_plan(width, feature_dim)
@@ -320,11 +350,49 @@ class GraphEncoder(SkeletonEncoder):
     def context(self, x: Tensor) -> object:
         return None
 
-    def forward_features(self, x: Tensor) -> Tensor:
-        self.check_input(x)
-        n, m = x.shape[0], x.shape[-1]
+    def backbone(self, x: Tensor) -> Tensor:
+        """Every body slot: ``(N, C, T, V, M)`` → ``(N·M, D, T', V)``."""
         h = self.data_bn(x)
         ctx = self.context(h)
         for block in self.blocks:
             h = block(h, ctx)
-        return h.view(n, m, *h.shape[1:])
+        return h
+
+    def _sparse_bodies(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor] | None:
+        """Present bodies as ``(P, D, T', V)``, their sample index ``(P,)``, bodies per sample ``(N,)``.
+
+        None when every slot is present (or person-sparse is off): the dense path is then the same work.
+        """
+        if not self.person_sparse or x.shape[-1] == 1:
+            return None
+        present = present_bodies(x)
+        if bool(present.all()):
+            return None
+        n, c, t, v, m = x.shape
+        slot = present.flatten().nonzero().squeeze(1)  # indices into N·M, in the dense path's order
+        bodies = x.permute(0, 4, 1, 2, 3).reshape(n * m, c, t, v).index_select(0, slot)
+        return self.backbone(bodies.unsqueeze(-1)), slot, present.sum(dim=1)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        self.check_input(x)
+        n, m = x.shape[0], x.shape[-1]
+        sparse = self._sparse_bodies(x)
+        if sparse is None:
+            h = self.backbone(x)
+            return h.view(n, m, *h.shape[1:])
+        h, slot, count = sparse
+        mean = h.new_zeros(n, *h.shape[1:]).index_add_(0, slot // m, h)
+        mean = mean / count.view(n, 1, 1, 1).to(h.dtype)
+        # Absent slots hold the sample's mean body map; present slots their own.
+        dense = mean.repeat_interleave(m, dim=0).index_copy(0, slot, h)
+        return dense.view(n, m, *h.shape[1:])
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.check_input(x)
+        sparse = self._sparse_bodies(x)
+        if sparse is None:
+            return self.pool(self.forward_features(x))
+        h, slot, count = sparse
+        per_body = h.mean(dim=(-2, -1))
+        pooled = per_body.new_zeros(x.shape[0], per_body.shape[1]).index_add_(0, slot // x.shape[-1], per_body)
+        return pooled / count.unsqueeze(1).to(pooled.dtype)
