@@ -1,5 +1,6 @@
 """Model zoo: registries, parameter counts, shapes and value properties on every layout."""
 
+import copy
 import math
 
 import pytest
@@ -22,7 +23,7 @@ from skelssl.models import (
     list_heads,
     register_encoder,
 )
-from skelssl.models.gcn import TemporalConv, channel_plan, graph_linear
+from skelssl.models.gcn import TemporalConv, channel_plan, graph_linear, set_fast_paths
 from skelssl.models.registry import ENCODERS
 from skelssl.models.stgcn import STGCN
 
@@ -475,3 +476,23 @@ def test_stgcn_decoder_weight_gradients_keep_the_parameter_layout():
     wrong = [n for m in (enc, dec) for n, p in m.named_parameters()
              if p.grad is not None and p.grad.stride() != p.stride()]
     assert wrong == []
+
+
+@pytest.mark.parametrize("name", GCNS)
+def test_recomputed_aggregation_gives_the_same_training_step(name):
+    """Recomputing the graph aggregation in backward (to save memory) changes no value, gradient or BN stat."""
+    torch.manual_seed(0)
+    enc = small(name, "ntu25").train()
+    twin = set_fast_paths(copy.deepcopy(enc), recompute_aggregation=False)
+    x = skeleton("ntu25", n=3)
+    torch.manual_seed(1)  # AS-GCN samples its links in train mode
+    out = enc(x)
+    torch.manual_seed(1)
+    ref = twin(x)
+    assert torch.allclose(out, ref, atol=1e-6)
+    out.square().sum().backward()
+    ref.square().sum().backward()
+    for (pname, a), b in zip(enc.named_parameters(), twin.parameters()):
+        assert torch.allclose(a.grad, b.grad, atol=1e-5, rtol=1e-4), pname
+    for (bname, a), b in zip(enc.named_buffers(), twin.buffers()):
+        assert torch.equal(a, b), bname

@@ -29,6 +29,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from skelssl.data.layouts import SkeletonLayout, get_layout
 from skelssl.models.base import DataNorm, SkeletonEncoder, pointwise_conv2d
@@ -154,10 +155,17 @@ class GraphLinear(nn.Module):
     """Parameters of a K-subset graph convolution (same count as the reference 1×1 conv).
 
     ``fold_bn`` and ``allow_dense`` switch the fast paths off for A/B measurements.
+
+    ``recompute_aggregation``: when training, keep only the block input for
+    backward and recompute the aggregation ``Z`` (``K`` times the input's
+    size, the largest tensor a block would keep: ~40 % of ST-GCN-¼'s
+    activation memory) in the backward pass, at the cost of running the graph
+    convolution's two matmuls once more. Measured in ``docs/performance.md``.
     """
 
     fold_bn: bool = True
     allow_dense: bool = True
+    recompute_aggregation: bool = True
 
     def __init__(self, in_channels: int, out_channels: int, num_subsets: int, bias: bool = True) -> None:
         super().__init__()
@@ -175,8 +183,17 @@ class GraphLinear(nn.Module):
         if bn is not None and self.fold_bn and can_fold(bn):
             scale, shift = bn_affine(bn)
             return graph_linear(x, adj, self.weight, self.bias, scale, shift, self.allow_dense)
-        y = graph_linear(x, adj, self.weight, self.bias, allow_dense=self.allow_dense)
+        if self.recompute_aggregation and torch.is_grad_enabled() and not self._dense_path(x, adj):
+            y = checkpoint(graph_linear, x, adj, self.weight, self.bias, None, None, self.allow_dense,
+                           use_reentrant=False)
+        else:
+            y = graph_linear(x, adj, self.weight, self.bias, allow_dense=self.allow_dense)
         return bn(y) if bn is not None else y
+
+    def _dense_path(self, x: Tensor, adj: Tensor) -> bool:
+        """Whether :func:`graph_linear` takes the dense-operator GEMM (no aggregation to recompute)."""
+        return (self.allow_dense and adj.dim() == 3
+                and _dense_is_cheaper(adj.shape[-2], adj.shape[-1], self.num_subsets, x.shape[1], self.out_channels))
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, subsets={self.num_subsets}"
@@ -215,13 +232,16 @@ class TemporalConv(nn.Module):
         return y if folded else self.bn(y)
 
 
-def set_fast_paths(model: nn.Module, *, fold_bn: bool = True, dense: bool = True) -> nn.Module:
-    """Switch eval-mode BN folding and the dense first-block GEMM on or off (for A/B runs)."""
+def set_fast_paths(model: nn.Module, *, fold_bn: bool = True, dense: bool = True,
+                   recompute_aggregation: bool = True) -> nn.Module:
+    """Switch eval-mode BN folding, the dense first-block GEMM and the training-time recomputation of the
+    graph aggregation on or off (for A/B runs)."""
     for m in model.modules():
         if isinstance(m, (GraphLinear, TemporalConv)):
             m.fold_bn = fold_bn
         if isinstance(m, GraphLinear):
             m.allow_dense = dense
+            m.recompute_aggregation = recompute_aggregation
     return model
 
 
