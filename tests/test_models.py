@@ -496,3 +496,19 @@ def test_recomputed_aggregation_gives_the_same_training_step(name):
         assert torch.allclose(a.grad, b.grad, atol=1e-5, rtol=1e-4), pname
     for (bname, a), b in zip(enc.named_buffers(), twin.buffers()):
         assert torch.equal(a, b), bname
+
+
+def test_dropout_keeps_each_element_with_probability_1_minus_p_and_rescales():
+    from skelssl.models.gcn import Dropout
+
+    torch.manual_seed(0)
+    x = torch.ones(200, 16, 10, 25).to(memory_format=torch.channels_last).requires_grad_()
+    drop = Dropout(0.3)
+    y = drop(x)
+    kept = y != 0
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.7))  # survivors scaled by 1/(1-p)
+    assert abs(kept.float().mean().item() - 0.7) < 0.005  # 800k draws: ~5 sd
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    y.sum().backward()
+    assert torch.equal(x.grad, kept.float() / 0.7)  # gradient flows through the kept elements only
+    assert torch.equal(drop.eval()(x), x)

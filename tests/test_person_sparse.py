@@ -126,3 +126,17 @@ def test_option_is_validated():
     check_encoder_spec({"name": "stgcn_quarter", "person_sparse": False}, "method.encoder")
     with pytest.raises(ValueError, match="did you mean 'method.encoder.person_sparse'"):
         check_encoder_spec({"name": "stgcn_quarter", "person_sparce": False}, "method.encoder")
+
+
+def test_three_slots_with_two_bodies_fill_the_empty_slot_with_their_mean():
+    enc = encoder("stgcn").eval()
+    x = torch.randn(3, 3, 12, 25, 3)
+    x[0, ..., 2] = 0  # two bodies and an empty slot: the slot holds their mean map
+    x[1, ..., 1:] = 0  # one body
+    with torch.no_grad():
+        dense, pooled = enc.features(x)
+        maps = enc.backbone(x[0].permute(3, 0, 1, 2)[:2].unsqueeze(-1))
+        assert torch.allclose(dense[0, 2], maps.mean(0), atol=1e-5)
+        assert torch.allclose(dense[1, 2], dense[1, 0], atol=1e-6)
+        assert torch.allclose(pooled, enc(x), atol=1e-5)
+        assert torch.allclose(pooled[0], maps.mean(dim=(0, 2, 3)), atol=1e-5)
