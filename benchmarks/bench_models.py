@@ -340,8 +340,11 @@ def epoch_worker(args) -> dict:
                               weight_decay=1e-4)
         loader = lambda: DataLoader(TensorDataset(data), batch_size=batch, shuffle=True, drop_last=True)  # noqa: E731
 
+        bf16 = args.epoch_worker == "ours_bf16"
+
         def step(views) -> None:
-            loss = method.training_step(views, 0)["loss"]
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):  # what train.amp=true does on CPU
+                loss = method.training_step(views, 0)["loss"]
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -364,26 +367,35 @@ def epoch_worker(args) -> dict:
 
 
 def bench_epoch(args) -> dict:
-    """Our epoch and the reference pipeline's, each in its own process, one after the other on all cores."""
+    """Our epoch (fp32, and bf16 autocast where the CPU has bf16 kernels) and the reference pipeline's,
+    each in its own process, one after the other on all cores."""
+    names = ["reference", "ours"] + (["ours_bf16"] if cpu_bf16_path() else [])
     runs = {}
-    for name in ("reference", "ours"):
+    for name in names:
         cmd = [sys.executable, __file__, "--epoch-worker", name, "--threads", str(torch.get_num_threads()),
                "--epoch-samples", str(args.epoch_samples), "--epoch-batch", str(args.epoch_batch),
                "--epoch-loader-workers", str(args.epoch_loader_workers)]
         cmd += ["--no-tune-allocator"] if args.no_tune_allocator else []
         runs[name] = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-    ours, ref = runs["ours"], runs["reference"]
-    step_s = ours["epoch_s"] / ours["steps"]
-    return {"epoch": {"samples": args.epoch_samples, "batch": args.epoch_batch, "two_body_share": TWO_BODY_SHARE,
-                      "reference_loader_workers": args.epoch_loader_workers, "ours": ours, "reference": ref},
-            "epoch_samples_per_s": ours["samples_per_s"],
-            "reference_epoch_samples_per_s": ref["samples_per_s"],
-            "epoch_speedup_vs_reference": round(ref["epoch_s"] / ours["epoch_s"], 2),
-            "peak_rss_mib": ours["peak_rss_mib"],
-            "reference_peak_rss_mib": ref["peak_rss_mib"],
-            "peak_rss_ratio_vs_reference": round(ours["peak_rss_mib"] / ref["peak_rss_mib"], 2),
-            # Over the whole epoch (augmentation and data included): what the step achieves in practice.
-            "encoder_step_gflops": round(ours["step_flops"] / step_s / 1e9, 1)}
+    ref = runs["reference"]
+    out: dict = {"epoch": {"samples": args.epoch_samples, "batch": args.epoch_batch,
+                           "two_body_share": TWO_BODY_SHARE, "reference_loader_workers": args.epoch_loader_workers,
+                           **runs},
+                 "reference_epoch_samples_per_s": ref["samples_per_s"],
+                 "reference_peak_rss_mib": ref["peak_rss_mib"]}
+    for name, suffix in (("ours", ""), ("ours_bf16", "_bf16")):
+        if name not in runs:
+            out["epoch_bf16"] = "skipped: this CPU has no bf16 kernels"
+            continue
+        ours = runs[name]
+        step_s = ours["epoch_s"] / ours["steps"]
+        out.update({f"epoch_samples_per_s{suffix}": ours["samples_per_s"],
+                    f"epoch_speedup_vs_reference{suffix}": round(ref["epoch_s"] / ours["epoch_s"], 2),
+                    f"peak_rss_mib{suffix}": ours["peak_rss_mib"],
+                    f"peak_rss_ratio_vs_reference{suffix}": round(ours["peak_rss_mib"] / ref["peak_rss_mib"], 2),
+                    # Over the whole epoch (augmentation and data included): what the step achieves in practice.
+                    f"encoder_step_gflops{suffix}": round(ours["step_flops"] / step_s / 1e9, 1)})
+    return out
 
 
 def cpu_bf16_path() -> str | None:
@@ -497,7 +509,7 @@ def main() -> None:
     p.add_argument("--epoch-batch", type=int, default=None, help="batch of the timed epoch")
     p.add_argument("--epoch-loader-workers", type=int, default=2, help="reference pipeline's DataLoader workers")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--epoch-worker", choices=["ours", "reference"], default=None, help=argparse.SUPPRESS)
+    p.add_argument("--epoch-worker", choices=["ours", "ours_bf16", "reference"], default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     quick = args.quick
     args.fwd_reps, args.train_reps, args.aug_reps, args.alloc_rounds = (2, 2, 3, 2) if quick else (5, 3, 10, 3)

@@ -1,0 +1,75 @@
+"""Parity of the fast paths on the built-in two-person synthetic data: SkeletonCLR pretraining, then KNN.
+
+    python benchmarks/precision_parity.py [--out DIR]   # writes results/parity_synthetic.json
+
+Three runs of ``skeletonclr_synthetic`` (15 % two-person samples), same seed:
+``reference`` (every body slot encoded, fp32: ``method.encoder.person_sparse=false``),
+``person_sparse`` (the default) and ``bf16`` (person-sparse with
+``train.amp=true``: bf16 autocast on CPU). Each records its per-step loss
+curve and the KNN accuracy of its encoder. bf16 is skipped on a CPU without
+bf16 kernels. Seeds differ in nothing but the switch, so what differs is the
+switch plus float noise; the spread between runs is the noise to judge by.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SETTINGS = {
+    "reference": ["method.encoder.person_sparse=false"],
+    "person_sparse": [],
+    "bf16": ["train.amp=true"],
+}
+
+
+def has_bf16() -> bool:
+    flags = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").exists() else set()
+    return torch.ops.mkldnn._is_mkldnn_bf16_supported() and bool(flags & {"amx_bf16", "avx512_bf16"})
+
+
+def run(name: str, overrides: list[str], root: Path) -> dict:
+    run_dir = root / name
+    skelssl = [sys.executable, "-m", "skelssl"]
+    subprocess.run(skelssl + ["pretrain", "skeletonclr_synthetic", "--run-dir", str(run_dir), "--quiet",
+                              "--overwrite", *overrides], check=True, capture_output=True, text=True)
+    subprocess.run(skelssl + ["evaluate", "knn", "--run", str(run_dir), "--quiet", "--overwrite"], check=True,
+                   capture_output=True, text=True)
+    return collect(run_dir, overrides)
+
+
+def collect(run_dir: Path, overrides: list[str]) -> dict:
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    epochs = [r for r in records if r.get("kind") == "epoch"]
+    results = [json.loads(p.read_text()) for p in sorted(run_dir.glob("eval/knn*/results.json"))]
+    return {"overrides": overrides,
+            "step_loss": [round(r["loss"], 4) for r in records if r.get("kind") == "step"],
+            "epoch_loss": [round(r["loss"], 4) for r in epochs],
+            "knn": results}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", type=Path, default=None, help="run directories (default: a temporary one)")
+    args = p.parse_args()
+    root = args.out or Path(tempfile.mkdtemp(prefix="parity_"))
+    out: dict = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    for name, overrides in SETTINGS.items():
+        if name == "bf16" and not has_bf16():
+            out[name] = "skipped: this CPU has no bf16 kernels"
+            continue
+        out[name] = run(name, overrides, root)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "parity_synthetic.json").write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps({k: (v["knn"] if isinstance(v, dict) else v) for k, v in out.items()}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
