@@ -208,11 +208,36 @@ class GraphLinear(nn.Module):
             scale, shift = bn_affine(bn)
             return graph_linear(x, adj, self.weight, self.bias, scale, shift, self.allow_dense)
         if self.recompute_aggregation and torch.is_grad_enabled() and not self._dense_path(x, adj):
+            if type(bn) is nn.BatchNorm2d and bn.training:
+                return self._recomputed_with_batch_norm(x, adj, bn)
             y = checkpoint(graph_linear, x, adj, self.weight, self.bias, None, None, self.allow_dense,
                            use_reentrant=False)
         else:
             y = graph_linear(x, adj, self.weight, self.bias, allow_dense=self.allow_dense)
         return bn(y) if bn is not None else y
+
+    def _recomputed_with_batch_norm(self, x: Tensor, adj: Tensor, bn: nn.BatchNorm2d) -> Tensor:
+        """Graph conv + training-mode ``bn`` recomputed in backward: neither ``Z`` nor the BN input is kept.
+
+        The BN's running statistics are updated once, in the forward pass (as ``bn(y)`` would);
+        the backward pass's recomputation normalises with the same batch statistics and updates
+        throw-away copies, so both passes save the same tensors.
+        """
+        factor = 0.0 if bn.momentum is None else bn.momentum
+        if bn.track_running_stats and bn.num_batches_tracked is not None:
+            bn.num_batches_tracked.add_(1)
+            if bn.momentum is None:  # cumulative moving average, as nn.BatchNorm
+                factor = 1.0 / float(bn.num_batches_tracked)
+        running = [(bn.running_mean, bn.running_var)]
+
+        def conv_bn(x: Tensor, adj: Tensor) -> Tensor:
+            y = graph_linear(x, adj, self.weight, self.bias, allow_dense=self.allow_dense)
+            mean, var = running.pop() if running else (
+                None if bn.running_mean is None else bn.running_mean.clone(),
+                None if bn.running_var is None else bn.running_var.clone())
+            return F.batch_norm(y, mean, var, bn.weight, bn.bias, True, factor, bn.eps)
+
+        return checkpoint(conv_bn, x, adj, use_reentrant=False)
 
     def _dense_path(self, x: Tensor, adj: Tensor) -> bool:
         """Whether :func:`graph_linear` takes the dense-operator GEMM (no aggregation to recompute)."""
