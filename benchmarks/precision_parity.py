@@ -38,25 +38,33 @@ def has_bf16() -> bool:
 SEEDS = (0, 1)
 
 
-def run(name: str, overrides: list[str], root: Path, seed: int) -> dict:
+def command(name: str, seed: int) -> str:
+    return " ".join(["skelssl pretrain skeletonclr_synthetic --seed", str(seed), *SETTINGS[name],
+                     "&& skelssl evaluate knn --run <run>"])
+
+
+def run(name: str, root: Path, seed: int) -> dict:
     run_dir = root / f"{name}_seed{seed}"
     skelssl = [sys.executable, "-m", "skelssl"]
     subprocess.run(skelssl + ["pretrain", "skeletonclr_synthetic", "--run-dir", str(run_dir), "--quiet",
-                              "--overwrite", "--seed", str(seed), *overrides], check=True, capture_output=True,
-                   text=True)
+                              "--overwrite", "--seed", str(seed), *SETTINGS[name]], check=True,
+                   capture_output=True, text=True)
     subprocess.run(skelssl + ["evaluate", "knn", "--run", str(run_dir), "--quiet", "--overwrite"], check=True,
                    capture_output=True, text=True)
-    return collect(run_dir, overrides)
+    return collect(run_dir, name, seed)
 
 
-def collect(run_dir: Path, overrides: list[str]) -> dict:
+def collect(run_dir: Path, name: str, seed: int) -> dict:
+    """One accuracy record (the fields ``tests/test_results_records.py`` requires) with the loss curve."""
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     epochs = [r for r in records if r.get("kind") == "epoch"]
-    results = [json.loads(p.read_text()) for p in sorted(run_dir.glob("eval/knn*/results.json"))]
-    return {"overrides": overrides,
-            "step_loss": [round(r["loss"], 4) for r in records if r.get("kind") == "step"],
+    (knn,) = [json.loads(p.read_text()) for p in sorted(run_dir.glob("eval/knn*/results.json"))]
+    return {"dataset": "synthetic", "method": "skeletonclr", "view": "joint", "protocol": "knn",
+            "encoder": "pretrained", "top1": knn["top1"], "epochs": len(epochs), "seed": seed,
+            "command": command(name, seed), "setting": name, "overrides": SETTINGS[name],
             "epoch_loss": [round(r["loss"], 4) for r in epochs],
-            "knn_top1": [r["top1"] for r in results]}
+            "step_loss": [round(r["loss"], 4) for r in records if r.get("kind") == "step"],
+            "torch": torch.__version__, "threads": torch.get_num_threads()}
 
 
 def main() -> None:
@@ -64,17 +72,15 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None, help="run directories (default: a temporary one)")
     args = p.parse_args()
     root = args.out or Path(tempfile.mkdtemp(prefix="parity_"))
-    out: dict = {"torch": torch.__version__, "threads": torch.get_num_threads()}
-    for name, overrides in SETTINGS.items():
+    records = []
+    for name in SETTINGS:
         if name == "bf16" and not has_bf16():
-            out[name] = "skipped: this CPU has no bf16 kernels"
+            print("bf16: skipped, this CPU has no bf16 kernels")
             continue
-        out[name] = {f"seed{seed}": run(name, overrides, root, seed) for seed in SEEDS}
-    out["knn_top1"] = {name: [r["knn_top1"][0] for r in runs.values()] for name, runs in out.items()
-                       if isinstance(runs, dict) and name in SETTINGS}
+        records += [run(name, root, seed) for seed in SEEDS]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "parity_synthetic.json").write_text(json.dumps(out, indent=1) + "\n")
-    print(json.dumps(out["knn_top1"]))
+    (RESULTS / "parity_synthetic.json").write_text(json.dumps(records, indent=1) + "\n")
+    print(json.dumps({name: [r["top1"] for r in records if r["setting"] == name] for name in SETTINGS}))
 
 
 if __name__ == "__main__":
