@@ -328,7 +328,7 @@ def epoch_worker(args) -> dict:
         model = MoCo(RefSTGCN(dropout=0.5)).train()
         opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1, momentum=0.9,
                               weight_decay=1e-4)
-        loader = lambda: DataLoader(ReferenceFeeder(data.numpy()), batch_size=batch, shuffle=True,  # noqa: E731
+        loader = lambda: DataLoader(ReferenceFeeder(data.numpy()), batch_size=batch, shuffle=True,
                                     drop_last=True, num_workers=args.epoch_loader_workers)
 
         def step(views) -> None:
@@ -338,7 +338,7 @@ def epoch_worker(args) -> dict:
                                in_channels=3, num_frames=SHAPE[1]).train()
         opt = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.1, momentum=0.9,
                               weight_decay=1e-4)
-        loader = lambda: DataLoader(TensorDataset(data), batch_size=batch, shuffle=True, drop_last=True)  # noqa: E731
+        loader = lambda: DataLoader(TensorDataset(data), batch_size=batch, shuffle=True, drop_last=True)
 
         bf16 = args.epoch_worker == "ours_bf16"
 
