@@ -19,6 +19,7 @@ import argparse
 import copy
 import json
 import platform
+import random
 import resource
 import subprocess
 import sys
@@ -26,11 +27,15 @@ import time
 from pathlib import Path
 from typing import Callable, Collection
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
 
 from skelssl.data.graph import partition_adjacency
+from skelssl.methods import create_method
 from skelssl.models import ProjectionMLP, configure_cpu_runtime, create_encoder
 from skelssl.models.gcn import set_fast_paths
 
@@ -57,7 +62,7 @@ class RefGraphConv(nn.Module):
 
 
 class RefBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, k: int, stride: int, residual: bool) -> None:
+    def __init__(self, c_in: int, c_out: int, k: int, stride: int, residual: bool, dropout: float = 0.0) -> None:
         super().__init__()
         self.gcn = RefGraphConv(c_in, c_out, k)
         self.tcn = nn.Sequential(
@@ -65,6 +70,7 @@ class RefBlock(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(c_out, c_out, (9, 1), (stride, 1), (4, 0)),
             nn.BatchNorm2d(c_out),
+            nn.Dropout(dropout, inplace=True),
         )
         if not residual:
             self.res: Callable[[Tensor], Tensor | int] = lambda x: 0
@@ -78,9 +84,9 @@ class RefBlock(nn.Module):
 
 
 class RefSTGCN(nn.Module):
-    """CrosSCLR's quarter-width ST-GCN, written like the original code."""
+    """CrosSCLR's quarter-width ST-GCN, written like the original code (``dropout`` 0.5 in its pretraining)."""
 
-    def __init__(self, c_in: int = 3, layout: str = "ntu25") -> None:
+    def __init__(self, c_in: int = 3, layout: str = "ntu25", dropout: float = 0.0) -> None:
         super().__init__()
         a = torch.from_numpy(partition_adjacency(layout, "spatial"))
         self.register_buffer("A", a)
@@ -90,7 +96,7 @@ class RefSTGCN(nn.Module):
         strides = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1)
         blocks, prev = [], c_in
         for i, (c, s) in enumerate(zip(plan, strides)):
-            blocks.append(RefBlock(prev, c, k, s, residual=i > 0))
+            blocks.append(RefBlock(prev, c, k, s, residual=i > 0, dropout=dropout if i > 0 else 0.0))
             prev = c
         self.blocks = nn.ModuleList(blocks)
         self.importance = nn.ParameterList([nn.Parameter(torch.ones_like(a)) for _ in blocks])
@@ -141,6 +147,54 @@ def moco_runner(encoder: nn.Module, device: torch.device) -> Callable[[Tensor, T
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1, momentum=0.9,
                           weight_decay=1e-4)
     return lambda xq, xk: model.step(xq, xk, opt)
+
+
+# --------------------------------------------------------------------------- NTU-shaped data
+
+TWO_BODY_SHARE = 0.2  # NTU RGB+D 60/120: most actions have one performer, the mutual ones two
+
+
+def ntu_shaped(n: int, seed: int = 0) -> Tensor:
+    """``(n, 3, 50, 25, 2)`` smooth random motion; exactly ``round(0.2 n)`` samples fill the second slot."""
+    g = torch.Generator().manual_seed(seed)
+    pose = 0.3 * torch.randn(n, 3, 1, 25, 2, generator=g)
+    x = pose + 0.02 * torch.randn(n, 3, SHAPE[1], 25, 2, generator=g).cumsum(dim=2)
+    one_body = torch.randperm(n, generator=g)[round(TWO_BODY_SHARE * n):]
+    x[one_body, ..., 1] = 0
+    return x
+
+
+class ReferenceFeeder(Dataset):
+    """CrosSCLR's pretraining feeder: per sample, numpy shear then temporal crop, two views.
+
+    ``shear`` and ``temporal_crop`` are the release's ``feeder/tools.py``
+    functions (Python ``random`` / ``np.random`` per sample), run in DataLoader workers.
+    """
+
+    def __init__(self, data: np.ndarray, shear_amplitude: float = 0.5, padding_ratio: int = 6) -> None:
+        self.data, self.amp, self.padding_ratio = data, shear_amplitude, padding_ratio
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def shear(self, x: np.ndarray) -> np.ndarray:
+        a = self.amp
+        m = np.array([[1, random.uniform(-a, a), random.uniform(-a, a)],
+                      [random.uniform(-a, a), 1, random.uniform(-a, a)],
+                      [random.uniform(-a, a), random.uniform(-a, a), 1]])
+        return np.dot(x.copy().transpose([1, 2, 3, 0]), m.transpose()).transpose(3, 0, 1, 2)
+
+    def temporal_crop(self, x: np.ndarray) -> np.ndarray:
+        t = x.shape[1]
+        pad = t // self.padding_ratio
+        start = np.random.randint(0, pad * 2 + 1)
+        x = np.concatenate((x[:, :pad][:, ::-1], x, x[:, -pad:][:, ::-1]), axis=1)
+        return x[:, start:start + t]
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        x = np.array(self.data[i])
+        views = [self.temporal_crop(self.shear(x)) for _ in range(2)]
+        return views[0].astype(np.float32), views[1].astype(np.float32)
 
 
 # --------------------------------------------------------------------------- timing
@@ -206,6 +260,7 @@ def bench_forward(args, device, sync) -> dict:
     out["encoder_forward_samples_per_s"] = rate(best["bn_folding"])
     out["reference_forward_samples_per_s"] = rate(best["reference"])
     out["forward_speedup_vs_reference"] = round(best["reference"] / best["bn_folding"], 2)
+    out["encoder_forward_gflops"] = round(count_flops(forward_fn(ours, x)) / best["bn_folding"] / 1e9, 1)
     if args.compile:
         out["torch_compile_s"] = round(compile_s, 1)
     return out
@@ -222,6 +277,170 @@ def bench_train(args, device, sync) -> dict:
     return {"train_step_samples_per_s": rate(best["ours"]),
             "reference_train_step_samples_per_s": rate(best["reference"]),
             "train_speedup_vs_reference": round(best["reference"] / best["ours"], 2)}
+
+
+def gemm_gflops(device, sync, n: int = 2048, reps: int = 3) -> float:
+    """The machine's fp32 GEMM rate: best of ``reps`` ``(n × n) @ (n × n)`` products."""
+    a, b = torch.randn(2, n, n, device=device)
+    best = interleaved_best({"mm": lambda: a @ b}, reps, 1, sync)["mm"]
+    return round(2 * n**3 / best / 1e9, 1)
+
+
+def count_flops(fn: Callable[[], object]) -> int:
+    """FLOPs of the matmuls and convolutions ``fn`` runs (forward and backward), by torch's counter."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def bench_person_sparse(args, device, sync) -> dict:
+    """Our encoder on NTU-shaped data (20 % two-body samples): empty slots skipped vs encoded."""
+    torch.manual_seed(0)
+    x = ntu_shaped(BATCH).to(device)
+    sparse = create_encoder("stgcn_quarter", layout="ntu25").to(device).eval()
+    dense = copy.deepcopy(sparse)
+    dense.person_sparse = False
+    best = interleaved_best({"dense": forward_fn(dense, x), "sparse": forward_fn(sparse, x)}, args.fwd_reps, 1, sync)
+    return {"person_sparse_two_body_share": TWO_BODY_SHARE,
+            "person_sparse_forward_samples_per_s": rate(best["sparse"]),
+            "person_dense_forward_samples_per_s": rate(best["dense"]),
+            "person_sparse_speedup": round(best["dense"] / best["sparse"], 2)}
+
+
+def epoch_worker(args) -> dict:
+    """Child process: one SkeletonCLR pretraining epoch on NTU-shaped data, ours or the reference pipeline.
+
+    Reference: :class:`ReferenceFeeder` (per-sample numpy augmentation) in
+    DataLoader workers feeding :class:`MoCo` around :class:`RefSTGCN`, as the
+    CrosSCLR release. Ours: the shipped ``skeletonclr`` method (batched torch
+    augmentation inside the step, person-sparse ST-GCN-¼ with the config's
+    dropout 0.5). One untimed step first (model warm-up; ours counts its
+    FLOPs), then a whole epoch, worker start-up included. The peak RSS is this
+    process's own.
+    """
+    torch.manual_seed(0)
+    random.seed(0)
+    np.random.seed(0)
+    data = ntu_shaped(args.epoch_samples)
+    batch = args.epoch_batch
+    out: dict = {}
+    if args.epoch_worker == "reference":
+        model = MoCo(RefSTGCN(dropout=0.5)).train()
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1, momentum=0.9,
+                              weight_decay=1e-4)
+        loader = lambda: DataLoader(ReferenceFeeder(data.numpy()), batch_size=batch, shuffle=True,
+                                    drop_last=True, num_workers=args.epoch_loader_workers)
+
+        def step(views) -> None:
+            model.step(views[0], views[1], opt)
+    else:
+        method = create_method("skeletonclr", encoder={"name": "stgcn_quarter", "dropout": 0.5}, layout="ntu25",
+                               in_channels=3, num_frames=SHAPE[1]).train()
+        opt = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.1, momentum=0.9,
+                              weight_decay=1e-4)
+        loader = lambda: DataLoader(TensorDataset(data), batch_size=batch, shuffle=True, drop_last=True)
+
+        bf16 = args.epoch_worker == "ours_bf16"
+
+        def step(views) -> None:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):  # what train.amp=true does on CPU
+                loss = method.training_step(views, 0)["loss"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            method.after_optimizer_step()
+
+    first = next(iter(loader()))
+    if args.epoch_worker == "reference":
+        step(first)
+    else:
+        out["step_flops"] = count_flops(lambda: step(first))
+    steps = 0
+    t0 = time.perf_counter()
+    for views in loader():
+        step(views)
+        steps += 1
+    epoch_s = time.perf_counter() - t0
+    out.update(epoch_s=round(epoch_s, 2), steps=steps, samples_per_s=rate(epoch_s, steps * batch),
+               peak_rss_mib=peak_rss_mib())
+    return out
+
+
+def bench_epoch(args) -> dict:
+    """Our epoch (fp32, and bf16 autocast where the CPU has bf16 kernels) and the reference pipeline's,
+    each in its own process, one after the other on all cores."""
+    names = ["reference", "ours"] + (["ours_bf16"] if cpu_bf16_path() else [])
+    runs = {}
+    for name in names:
+        cmd = [sys.executable, __file__, "--epoch-worker", name, "--threads", str(torch.get_num_threads()),
+               "--epoch-samples", str(args.epoch_samples), "--epoch-batch", str(args.epoch_batch),
+               "--epoch-loader-workers", str(args.epoch_loader_workers)]
+        cmd += ["--no-tune-allocator"] if args.no_tune_allocator else []
+        runs[name] = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    ref = runs["reference"]
+    out: dict = {"epoch": {"samples": args.epoch_samples, "batch": args.epoch_batch,
+                           "two_body_share": TWO_BODY_SHARE, "reference_loader_workers": args.epoch_loader_workers,
+                           **runs},
+                 "reference_epoch_samples_per_s": ref["samples_per_s"],
+                 "reference_peak_rss_mib": ref["peak_rss_mib"]}
+    for name, suffix in (("ours", ""), ("ours_bf16", "_bf16")):
+        if name not in runs:
+            out["epoch_bf16"] = "skipped: this CPU has no bf16 kernels"
+            continue
+        ours = runs[name]
+        step_s = ours["epoch_s"] / ours["steps"]
+        out.update({f"epoch_samples_per_s{suffix}": ours["samples_per_s"],
+                    f"epoch_speedup_vs_reference{suffix}": round(ref["epoch_s"] / ours["epoch_s"], 2),
+                    f"peak_rss_mib{suffix}": ours["peak_rss_mib"],
+                    f"peak_rss_ratio_vs_reference{suffix}": round(ours["peak_rss_mib"] / ref["peak_rss_mib"], 2),
+                    # Over the whole epoch (augmentation and data included): what the step achieves in practice.
+                    f"encoder_step_gflops{suffix}": round(ours["step_flops"] / step_s / 1e9, 1)})
+    return out
+
+
+def cpu_bf16_path() -> str | None:
+    """Which bf16 matmul kernels this CPU gives oneDNN, or None where it has none (e.g. AMD Zen 3)."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        flags = set()
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return None
+    if "amx_bf16" in flags:
+        return "oneDNN AMX-BF16"
+    if "avx512_bf16" in flags:
+        return "oneDNN AVX512-BF16"
+    return "oneDNN bf16 emulated on AVX-512"  # supported but without native bf16 dot products: slow
+
+
+def bench_bigru(args, device, sync) -> dict:
+    """ASSL's network (3-layer BiGRU, hidden 512): forward + backward of a batch, fp32 and bf16 autocast."""
+    torch.manual_seed(0)
+    batch = 16 if args.quick else 32
+    enc = create_encoder("bigru", layout="ntu25", num_person=2, hidden_size=512, num_layers=3).to(device)
+    x = torch.randn(batch, 3, 40, 25, 2, device=device)  # ASSL draws 40 frames per clip
+
+    def step(dtype: torch.dtype | None) -> Callable[[], None]:
+        def run() -> None:
+            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                out = enc(x)
+            out.float().square().mean().backward()
+            enc.zero_grad(set_to_none=True)
+        return run
+
+    half = torch.float16 if device.type == "cuda" else torch.bfloat16
+    path = "cuda fp16" if device.type == "cuda" else cpu_bf16_path()
+    fns = {"fp32": step(None)}
+    if path is not None:
+        fns["low"] = step(half)
+    best = interleaved_best(fns, 1 if args.quick else args.fwd_reps, 1, sync)
+    chosen = "low" if path is not None and best["low"] < best["fp32"] else "fp32"
+    return {"bigru_step_batch": batch,
+            "bigru_step_fp32_samples_per_s": rate(best["fp32"], batch),
+            "bigru_step_lowp_samples_per_s": rate(best["low"], batch) if "low" in best else None,
+            "bigru_step_lowp_path": path or "none: this CPU has no bf16 kernels (skipped)",
+            "bigru_step_samples_per_s": rate(best[chosen], batch),
+            "bigru_step_speedup_vs_fp32": round(best["fp32"] / best[chosen], 2)}
 
 
 def bench_augment(args, device, sync) -> dict:
@@ -264,7 +483,23 @@ def worker(args, device, sync) -> dict:
     step = moco_runner(create_encoder("stgcn_quarter", layout="ntu25"), device)
     best = interleaved_best({"fwd": forward_fn(enc, x), "train": lambda: step(x, x)}, 2, 1, sync)
     return {"encoder_forward_samples_per_s": rate(best["fwd"]), "train_step_samples_per_s": rate(best["train"]),
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mib": peak_rss_mib()}
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory, MiB.
+
+    Linux's ``VmHWM`` belongs to the process image, so a child started by
+    ``subprocess`` reports its own peak; ``ru_maxrss`` is kept across
+    ``execve`` and would report the parent's peak when that is larger.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def cpu_name() -> str:
@@ -286,10 +521,17 @@ def main() -> None:
     p.add_argument("--no-tune-allocator", action="store_true", help="leave glibc's allocator as it is")
     p.add_argument("--compile", action="store_true", help="also time torch.compile of the forward")
     p.add_argument("--ablate-allocator", action="store_true", help="A/B the allocator in child processes")
+    p.add_argument("--epoch-samples", type=int, default=None, help="samples in the timed epoch")
+    p.add_argument("--epoch-batch", type=int, default=None, help="batch of the timed epoch")
+    p.add_argument("--epoch-loader-workers", type=int, default=2, help="reference pipeline's DataLoader workers")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--epoch-worker", choices=["ours", "ours_bf16", "reference"], default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     quick = args.quick
     args.fwd_reps, args.train_reps, args.aug_reps, args.alloc_rounds = (2, 2, 3, 2) if quick else (5, 3, 10, 3)
+    # --quick: two batches of 64 (the reference pipeline's epoch is the slowest part of the run).
+    args.epoch_batch = args.epoch_batch or (64 if quick else BATCH)
+    args.epoch_samples = args.epoch_samples or args.epoch_batch * (2 if quick else 5)
 
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -300,6 +542,9 @@ def main() -> None:
         torch.backends.cudnn.benchmark = True
     if args.worker:
         print(json.dumps(worker(args, device, sync)))
+        return
+    if args.epoch_worker:
+        print(json.dumps(epoch_worker(args)))
         return
 
     t0 = time.perf_counter()
@@ -313,12 +558,18 @@ def main() -> None:
         "input_shape": [BATCH, *SHAPE],
         "quick": quick,
     }
+    result["gemm_gflops"] = gemm_gflops(device, sync)
     result.update(bench_forward(args, device, sync))
-    result.update(bench_train(args, device, sync))
+    result.update(bench_person_sparse(args, device, sync))
+    if not quick:  # in --quick the whole epoch below times the MoCo step
+        result.update(bench_train(args, device, sync))
     result.update(bench_augment(args, device, sync))
+    result.update(bench_bigru(args, device, sync))
     if args.ablate_allocator and device.type == "cpu":
         result["ablation_allocator"] = allocator_ablation(args)
-    result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    if device.type == "cpu":
+        result.update(bench_epoch(args))
+    result["benchmark_process_peak_rss_mib"] = peak_rss_mib()
     if device.type == "cuda":
         result["peak_cuda_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     result["wall_s"] = round(time.perf_counter() - t0, 1)

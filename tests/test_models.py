@@ -1,5 +1,6 @@
 """Model zoo: registries, parameter counts, shapes and value properties on every layout."""
 
+import copy
 import math
 
 import pytest
@@ -22,7 +23,7 @@ from skelssl.models import (
     list_heads,
     register_encoder,
 )
-from skelssl.models.gcn import TemporalConv, channel_plan, graph_linear
+from skelssl.models.gcn import TemporalConv, channel_plan, graph_linear, set_fast_paths
 from skelssl.models.registry import ENCODERS
 from skelssl.models.stgcn import STGCN
 
@@ -243,9 +244,12 @@ def test_gcn_person_handling(name, layout):
         # Persons are folded into the batch and averaged: their order is irrelevant…
         assert torch.allclose(enc(x.flip(-1)), f, atol=1e-5)
         assert torch.equal(enc(x), f)  # eval mode is deterministic (AS-GCN: argmax links)
-        # …and a zero second person counts as a person whose features are averaged in.
+        # …and a zero second person is skipped (person-sparse, the default)…
         one = x[..., :1]
         padded = torch.cat((one, torch.zeros_like(one)), dim=-1)
+        assert torch.allclose(enc(padded), enc(one), atol=1e-5)
+        # …or, with the reference behaviour, counts as a person whose features are averaged in.
+        enc.person_sparse = False
         expected = (enc(one) + enc(torch.zeros_like(one))) / 2
         assert torch.allclose(enc(padded), expected, atol=1e-5)
 
@@ -472,3 +476,39 @@ def test_stgcn_decoder_weight_gradients_keep_the_parameter_layout():
     wrong = [n for m in (enc, dec) for n, p in m.named_parameters()
              if p.grad is not None and p.grad.stride() != p.stride()]
     assert wrong == []
+
+
+@pytest.mark.parametrize("name", GCNS)
+def test_recomputed_aggregation_gives_the_same_training_step(name):
+    """Recomputing the graph aggregation in backward (to save memory) changes no value, gradient or BN stat."""
+    torch.manual_seed(0)
+    enc = small(name, "ntu25").train()
+    twin = set_fast_paths(copy.deepcopy(enc), recompute_aggregation=False)
+    x = skeleton("ntu25", n=3)
+    torch.manual_seed(1)  # AS-GCN samples its links in train mode
+    out = enc(x)
+    torch.manual_seed(1)
+    ref = twin(x)
+    assert torch.allclose(out, ref, atol=1e-6)
+    out.square().sum().backward()
+    ref.square().sum().backward()
+    for (pname, a), b in zip(enc.named_parameters(), twin.parameters()):
+        assert torch.allclose(a.grad, b.grad, atol=1e-5, rtol=1e-4), pname
+    for (bname, a), b in zip(enc.named_buffers(), twin.buffers()):
+        assert torch.equal(a, b), bname
+
+
+def test_dropout_keeps_each_element_with_probability_1_minus_p_and_rescales():
+    from skelssl.models.gcn import Dropout
+
+    torch.manual_seed(0)
+    x = torch.ones(200, 16, 10, 25).to(memory_format=torch.channels_last).requires_grad_()
+    drop = Dropout(0.3)
+    y = drop(x)
+    kept = y != 0
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.7))  # survivors scaled by 1/(1-p)
+    assert abs(kept.float().mean().item() - 0.7) < 0.005  # 800k draws: ~5 sd
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    y.sum().backward()
+    assert torch.equal(x.grad, kept.float() / 0.7)  # gradient flows through the kept elements only
+    assert torch.equal(drop.eval()(x), x)

@@ -131,7 +131,8 @@ class ProjectedEncoder(nn.Module):
         return dense, h, self.projector(h)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.encode(x)[2]
+        # Not encode(): no dense map is built (a person-sparse backbone would have to assemble one).
+        return self.projector(self.backbone(x))
 
 
 @torch.no_grad()

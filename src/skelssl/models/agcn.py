@@ -103,10 +103,12 @@ class AGCN(GraphEncoder):
         temporal_kernel: int = 9,
         dropout: float = 0.0,
         num_person: int | None = None,
+        person_sparse: bool | None = None,
     ) -> None:
         self._adjacency = torch.from_numpy(partition_adjacency(layout, strategy))
         self._graph_opts = dict(embed_ratio=embed_ratio, learned_graph=learned_graph, data_graph=data_graph)
-        super().__init__(in_channels, layout, width, feature_dim, channels, temporal_kernel, dropout, num_person)
+        super().__init__(in_channels, layout, width, feature_dim, channels, temporal_kernel, dropout, num_person,
+                         person_sparse)
 
     def make_spatial(self, in_channels: int, out_channels: int, index: int) -> nn.Module:
         return AdaptiveGraphSpatial(in_channels, out_channels, self._adjacency, **self._graph_opts)

@@ -142,10 +142,12 @@ class ASGCN(GraphEncoder):
         temporal_kernel: int = 9,
         dropout: float = 0.0,
         num_person: int | None = None,
+        person_sparse: bool | None = None,
     ) -> None:
         self._structural = torch.from_numpy(partition_adjacency(layout, "spatial", max_hop))
         self._spatial_opts = dict(link_types=link_types, lambda_act=lambda_act, edge_importance=edge_importance)
-        super().__init__(in_channels, layout, width, feature_dim, channels, temporal_kernel, dropout, num_person)
+        super().__init__(in_channels, layout, width, feature_dim, channels, temporal_kernel, dropout, num_person,
+                         person_sparse)
         self.links = ALinkInference(in_channels, link_types, link_hidden, link_frames, tau, hard)
 
     def make_spatial(self, in_channels: int, out_channels: int, index: int) -> nn.Module:

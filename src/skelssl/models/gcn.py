@@ -29,6 +29,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from skelssl.data.layouts import SkeletonLayout, get_layout
 from skelssl.models.base import DataNorm, SkeletonEncoder, pointwise_conv2d
@@ -43,6 +44,8 @@ __all__ = [
     "STBlock",
     "GraphEncoder",
     "set_fast_paths",
+    "present_bodies",
+    "Dropout",
 ]
 
 # ST-GCN / 2s-AGCN / AS-GCN: ten blocks, time halved at blocks 5 and 8.
@@ -71,6 +74,25 @@ def bn_affine(bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
     if bn.bias is not None:
         shift = shift + bn.bias
     return scale, shift
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` whose keep mask on CPU is ``rand_like(x) >= p`` (same distribution and scaling).
+
+    Why: CPU ``nn.Dropout`` draws its mask with ``bernoulli_``, 2.6× slower
+    than uniform sampling (21 ms vs 8 ms forward per ST-GCN-¼ block at batch
+    64, one thread); with dropout 0.5 in nine blocks of both MoCo encoders
+    that was 15 % of a SkeletonCLR step. The mask kept for backward is a
+    bool tensor, as ``nn.Dropout``'s, and ``rand_like`` keeps the input's
+    channels-last layout. Other devices use ``nn.Dropout``.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0 or self.inplace or x.device.type != "cpu":
+            return super().forward(x)
+        if self.p == 1:
+            return x * 0
+        return x.mul(torch.rand_like(x) >= self.p).mul_(1 / (1 - self.p))
 
 
 def can_fold(bn: nn.BatchNorm2d) -> bool:
@@ -124,8 +146,12 @@ def graph_linear(
         rows = adj.permute(0, 3, 1, 2) if per_sample else adj.permute(2, 0, 1)
         rows = rows.reshape(*rows.shape[:-3], w * k, v)
         if per_sample:
-            rows = rows.unsqueeze(1)  # broadcast over time
-        z = torch.matmul(rows, xt)  # (B, T, W·K, C_in), contiguous
+            z = torch.matmul(rows.unsqueeze(1), xt)  # broadcast over time: (B, T, W·K, C_in), contiguous
+        else:
+            # A batched GEMM over the B·T frames with the shared operator (stride-0 batch), not
+            # torch.matmul(rows, xt): that transposes xt into one large GEMM and copies it back,
+            # 3.5× slower forward on ST-GCN-¼ shapes (measured in docs/performance.md).
+            z = torch.bmm(rows.expand(b * t, w * k, v), xt.reshape(b * t, v, c_in)).view(b, t, w * k, c_in)
         out = torch.matmul(z.view(b, t, w, k * c_in), wk.reshape(k * c_in, c_out))
     if eff_bias is not None:
         out = out.add_(eff_bias.unsqueeze(1) if per_sample else eff_bias)
@@ -153,10 +179,17 @@ class GraphLinear(nn.Module):
     """Parameters of a K-subset graph convolution (same count as the reference 1×1 conv).
 
     ``fold_bn`` and ``allow_dense`` switch the fast paths off for A/B measurements.
+
+    ``recompute_aggregation``: when training, keep only the block input for
+    backward and recompute the aggregation ``Z`` (``K`` times the input's
+    size, the largest tensor a block would keep: ~40 % of ST-GCN-¼'s
+    activation memory) in the backward pass, at the cost of running the graph
+    convolution's two matmuls once more. Measured in ``docs/performance.md``.
     """
 
     fold_bn: bool = True
     allow_dense: bool = True
+    recompute_aggregation: bool = True
 
     def __init__(self, in_channels: int, out_channels: int, num_subsets: int, bias: bool = True) -> None:
         super().__init__()
@@ -174,8 +207,42 @@ class GraphLinear(nn.Module):
         if bn is not None and self.fold_bn and can_fold(bn):
             scale, shift = bn_affine(bn)
             return graph_linear(x, adj, self.weight, self.bias, scale, shift, self.allow_dense)
-        y = graph_linear(x, adj, self.weight, self.bias, allow_dense=self.allow_dense)
+        if self.recompute_aggregation and torch.is_grad_enabled() and not self._dense_path(x, adj):
+            if type(bn) is nn.BatchNorm2d and bn.training:
+                return self._recomputed_with_batch_norm(x, adj, bn)
+            y = checkpoint(graph_linear, x, adj, self.weight, self.bias, None, None, self.allow_dense,
+                           use_reentrant=False)
+        else:
+            y = graph_linear(x, adj, self.weight, self.bias, allow_dense=self.allow_dense)
         return bn(y) if bn is not None else y
+
+    def _recomputed_with_batch_norm(self, x: Tensor, adj: Tensor, bn: nn.BatchNorm2d) -> Tensor:
+        """Graph conv + training-mode ``bn`` recomputed in backward: neither ``Z`` nor the BN input is kept.
+
+        The BN's running statistics are updated once, in the forward pass (as ``bn(y)`` would);
+        the backward pass's recomputation normalises with the same batch statistics and updates
+        throw-away copies, so both passes save the same tensors.
+        """
+        factor = 0.0 if bn.momentum is None else bn.momentum
+        if bn.track_running_stats and bn.num_batches_tracked is not None:
+            bn.num_batches_tracked.add_(1)
+            if bn.momentum is None:  # cumulative moving average, as nn.BatchNorm
+                factor = 1.0 / float(bn.num_batches_tracked)
+        running = [(bn.running_mean, bn.running_var)]
+
+        def conv_bn(x: Tensor, adj: Tensor) -> Tensor:
+            y = graph_linear(x, adj, self.weight, self.bias, allow_dense=self.allow_dense)
+            mean, var = running.pop() if running else (
+                None if bn.running_mean is None else bn.running_mean.clone(),
+                None if bn.running_var is None else bn.running_var.clone())
+            return F.batch_norm(y, mean, var, bn.weight, bn.bias, True, factor, bn.eps)
+
+        return checkpoint(conv_bn, x, adj, use_reentrant=False)
+
+    def _dense_path(self, x: Tensor, adj: Tensor) -> bool:
+        """Whether :func:`graph_linear` takes the dense-operator GEMM (no aggregation to recompute)."""
+        return (self.allow_dense and adj.dim() == 3
+                and _dense_is_cheaper(adj.shape[-2], adj.shape[-1], self.num_subsets, x.shape[1], self.out_channels))
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, subsets={self.num_subsets}"
@@ -214,13 +281,16 @@ class TemporalConv(nn.Module):
         return y if folded else self.bn(y)
 
 
-def set_fast_paths(model: nn.Module, *, fold_bn: bool = True, dense: bool = True) -> nn.Module:
-    """Switch eval-mode BN folding and the dense first-block GEMM on or off (for A/B runs)."""
+def set_fast_paths(model: nn.Module, *, fold_bn: bool = True, dense: bool = True,
+                   recompute_aggregation: bool = True) -> nn.Module:
+    """Switch eval-mode BN folding, the dense first-block GEMM and the training-time recomputation of the
+    graph aggregation on or off (for A/B runs)."""
     for m in model.modules():
         if isinstance(m, (GraphLinear, TemporalConv)):
             m.fold_bn = fold_bn
         if isinstance(m, GraphLinear):
             m.allow_dense = dense
+            m.recompute_aggregation = recompute_aggregation
     return model
 
 
@@ -245,7 +315,7 @@ class STBlock(nn.Module):
         super().__init__()
         self.spatial = spatial
         self.tcn = TemporalConv(out_channels, out_channels, kernel_size, stride)
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+        self.dropout = Dropout(dropout) if dropout > 0 else None
         if not residual:
             self.residual: nn.Module | None = None
             self.identity = False
@@ -266,12 +336,36 @@ class STBlock(nn.Module):
         return torch.relu_(y)
 
 
+def present_bodies(x: Tensor) -> Tensor:
+    """``(N, C, T, V, M)`` → ``(N, M)`` bool: body slot m of sample n has a non-zero coordinate.
+
+    A sample with no present body gets its first slot marked present, so every
+    sample has at least one body to encode (its features are then the
+    encoder's response to an all-zero skeleton: finite, no division by zero).
+    """
+    present = x.ne(0).any(dim=3).any(dim=2).any(dim=1)
+    present[:, 0] |= ~present.any(dim=1)
+    return present
+
+
 class GraphEncoder(SkeletonEncoder):
     """Data BN → ten :class:`STBlock` s → dense ``(N, M, D, T', V)`` features.
 
     Subclasses provide ``make_spatial(in_c, out_c, index)`` and may override
     ``context(x)`` to compute per-sample inputs shared by all blocks (AS-GCN's
     inferred actional links).
+
+    Person-sparse encoding (``person_sparse``, on by default unless the data
+    BN is per person): NTU-style inputs carry M body slots and most samples
+    fill one, the other slot all zeros. The backbone then runs only on the
+    present bodies (see :func:`present_bodies`) and a sample's features are
+    the average over its present bodies; the data BN's batch statistics are
+    taken over present bodies only. ``person_sparse=False`` is the reference
+    behaviour (every slot encoded, empty ones averaged in), bit for bit the
+    previous output. In the dense map of :meth:`forward_features` an absent
+    slot holds the mean of the sample's present bodies' maps, so averaging the
+    map over M (``pool``, and any per-slot linear pooling a method applies)
+    gives the average over present bodies.
     """
 
     def __init__(
@@ -284,8 +378,13 @@ class GraphEncoder(SkeletonEncoder):
         temporal_kernel: int = 9,
         dropout: float = 0.0,
         num_person: int | None = None,
+        person_sparse: bool | None = None,
     ) -> None:
         super().__init__()
+        if person_sparse and num_person is not None:
+            # A per-person data BN normalises each slot with its own statistics, so it needs every slot.
+            raise ValueError("person_sparse=True needs the shared data BN (num_person=None)")
+        self.person_sparse = num_person is None if person_sparse is None else bool(person_sparse)
         self.layout = get_layout(layout)
         self.in_channels = in_channels
         plan = tuple(channels) if channels is not None else channel_plan(width, feature_dim)
@@ -320,11 +419,59 @@ class GraphEncoder(SkeletonEncoder):
     def context(self, x: Tensor) -> object:
         return None
 
-    def forward_features(self, x: Tensor) -> Tensor:
-        self.check_input(x)
-        n, m = x.shape[0], x.shape[-1]
+    def backbone(self, x: Tensor) -> Tensor:
+        """Every body slot: ``(N, C, T, V, M)`` → ``(N·M, D, T', V)``."""
         h = self.data_bn(x)
         ctx = self.context(h)
         for block in self.blocks:
             h = block(h, ctx)
-        return h.view(n, m, *h.shape[1:])
+        return h
+
+    def _sparse_bodies(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor] | None:
+        """Present bodies through the backbone ``(P, D, T', V)``, the ``(N, M)`` present mask, and the
+        present slots' indices into ``N·M`` (``(P,)``, in the dense path's order).
+
+        None when every slot is present (or person-sparse is off): the dense path is then the same work.
+        """
+        if not self.person_sparse or x.shape[-1] == 1:
+            return None
+        present = present_bodies(x)
+        if bool(present.all()):
+            return None
+        n, c, t, v, m = x.shape
+        slot = present.flatten().nonzero().squeeze(1)
+        bodies = x.permute(0, 4, 1, 2, 3).reshape(n * m, c, t, v).index_select(0, slot)
+        return self.backbone(bodies.unsqueeze(-1)), present, slot
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        self.check_input(x)
+        n, m = x.shape[0], x.shape[-1]
+        sparse = self._sparse_bodies(x)
+        if sparse is None:
+            h = self.backbone(x)
+            return h.view(n, m, *h.shape[1:])
+        h, present, slot = sparse
+        p, d, t, v = h.shape
+        rows = h.permute(0, 2, 3, 1).reshape(p, t * v * d)  # free for channels-last h; row copies are fast
+        count = present.sum(dim=1)
+        flat = present.flatten()
+        if bool((count[~present.all(dim=1)] == 1).all()):
+            # Every sample with an empty slot has one body (always so for M = 2): a copy of it fills the slot.
+            body = flat.long().cumsum(0) - 1  # present slot -> its row of h
+            only_body = body.view(n, m).gather(1, present.long().argmax(dim=1, keepdim=True))  # (N, 1)
+            dense = rows.index_select(0, torch.where(flat, body, only_body.expand(n, m).flatten()))
+        else:
+            mean = rows.new_zeros(n, t * v * d).index_add_(0, slot // m, rows) / count.unsqueeze(1).to(rows.dtype)
+            dense = mean.repeat_interleave(m, dim=0).index_copy(0, slot, rows)
+        # Absent slots hold the sample's mean body map; present slots their own.
+        return dense.view(n, m, t, v, d).permute(0, 1, 4, 2, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.check_input(x)
+        sparse = self._sparse_bodies(x)
+        if sparse is None:
+            return self.pool(self.forward_features(x))
+        h, present, slot = sparse
+        per_body = h.mean(dim=(-2, -1))
+        pooled = per_body.new_zeros(x.shape[0], per_body.shape[1]).index_add_(0, slot // x.shape[-1], per_body)
+        return pooled / present.sum(dim=1, keepdim=True).to(pooled.dtype)

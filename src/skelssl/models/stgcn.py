@@ -56,6 +56,9 @@ class STGCN(GraphEncoder):
         edge_importance: learnable per-block mask on the adjacency.
         dropout: dropout after each temporal conv (not in the first block).
         num_person: if set, data BN over ``M·V·C`` instead of ``V·C``.
+        person_sparse: encode only non-empty body slots and average over them
+            (default: on unless ``num_person`` is set); ``False`` encodes every
+            slot as the reference code does. See :class:`~skelssl.models.gcn.GraphEncoder`.
     """
 
     def __init__(
@@ -71,10 +74,12 @@ class STGCN(GraphEncoder):
         temporal_kernel: int = 9,
         dropout: float = 0.0,
         num_person: int | None = None,
+        person_sparse: bool | None = None,
     ) -> None:
         self._adjacency = torch.from_numpy(partition_adjacency(layout, strategy, max_hop))
         self._edge_importance = edge_importance
-        super().__init__(in_channels, layout, width, feature_dim, channels, temporal_kernel, dropout, num_person)
+        super().__init__(in_channels, layout, width, feature_dim, channels, temporal_kernel, dropout, num_person,
+                         person_sparse)
 
     def make_spatial(self, in_channels: int, out_channels: int, index: int) -> nn.Module:
         return STGCNSpatial(in_channels, out_channels, self._adjacency, self._edge_importance)
