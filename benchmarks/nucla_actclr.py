@@ -22,9 +22,9 @@ in ``--results`` (default ``benchmarks/results/nucla_actclr.json``: ``dataset,
 method, view, protocol, encoder, top1, epochs, seed, command`` ...) and the
 Markdown table beside it (``.md``).
 
-Data: prepare N-UCLA once, e.g. ``skelssl prepare nucla --raw ../shared/data/nw-ucla
---out runs/nucla_prepared --recipe crossclr --recipe-option num_bodies=1`` (the
-recipe these methods' papers use; ``agc_lstm`` works too).
+Data: prepare N-UCLA once with its default recipe, ``skelssl prepare nucla --raw
+../shared/data/nw-ucla --out runs/nucla_prepared`` (``agc_lstm``: the trajectory
+is kept; docs/nucla-accuracy.md shows what the older ``crossclr`` recipe cost).
 """
 
 from __future__ import annotations
