@@ -111,6 +111,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "nucla_ladder": nucla_ladder,
     "nucla_ssl": nucla_ssl,
     "nucla_ssl_crossclr_recipe": lambda: nucla_ssl("nucla_ssl_crossclr_recipe"),
+    "simclr_nucla": lambda: nucla_ssl("simclr_nucla"),
     "main_job": main_job,
     "semi_nucla": semi_nucla,
 }
