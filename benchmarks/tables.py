@@ -77,14 +77,15 @@ def nucla_ssl(name: str = "nucla_ssl") -> str:
 
 def main_job() -> str:
     records = _load("main_job")
-    rows = ["| seed | threads | protocol | pretrained top-1 % | random frozen encoder top-1 % | margin | epochs | "
-            "wall time |", "|---|---|---|---|---|---|---|---|"]
-    by = {(r["seed"], r["threads"], r["protocol"], r["encoder"]): r for r in records}
-    for seed, threads in sorted({(r["seed"], r["threads"]) for r in records}, key=lambda k: (-k[1], k[0])):
+    rows = ["| seed | threads | machine | protocol | pretrained top-1 % | random frozen encoder top-1 % | margin | "
+            "epochs | wall time |", "|---|---|---|---|---|---|---|---|---|"]
+    by = {(r["command"], r["protocol"], r["encoder"]): r for r in records}
+    for command in dict.fromkeys(r["command"] for r in records):  # one run per command, in record order
         for protocol in ("knn", "linear"):
-            pre, floor = by.get((seed, threads, protocol, "pretrained")), by.get((seed, threads, protocol, "random"))
+            pre, floor = by.get((command, protocol, "pretrained")), by.get((command, protocol, "random"))
             if pre and floor:
-                rows.append(f"| {seed} | {threads} | {pre['protocol_label']} | {pre['top1']:.1f} | {floor['top1']:.1f} | "
+                rows.append(f"| {pre['seed']} | {pre['threads']} | {pre.get('machine_load') or ''} | "
+                            f"{pre['protocol_label']} | {pre['top1']:.1f} | {floor['top1']:.1f} | "
                             f"{pre['top1'] - floor['top1']:+.1f} | {pre['epochs']} | {pre['wall_seconds']:.0f} s |")
     return "\n".join(rows)
 
