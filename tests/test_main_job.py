@@ -44,8 +44,8 @@ def test_main_job_as_shipped_beats_the_random_floor_under_knn(tmp_path):
 
     What holds in every recorded run (benchmarks/results/main_job.json): the pretrained encoder is above the
     random frozen one under KNN, and within 5 points of it under the standardised linear probe. The issue's
-    stronger target (+5 under both) holds for seed 0 on one thread only; the README's results say so.
-    About 3-5 minutes on the 2-core CI machine.
+    stronger target (+5 under both) held in one run of five; the README's results say so.
+    About 2-5 minutes on the 2-core CI machine.
     """
     run = tmp_path / "run"
     assert main(["run", "--out", str(run), "--no-tsne"]) == 0
