@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "main_job.json"
 LABELS = {"knn": "KNN (k = 20, τ = 0.1)", "linear": "linear (50 epochs on standardised features, lr 0.1)"}
@@ -64,8 +66,7 @@ def main() -> None:
 def collect(out: Path) -> list[dict]:
     """One record per number of a finished ``skelssl run`` directory; ``job.json`` says how it was run."""
     job = json.loads((out / "job.json").read_text())
-    config = (out / "config.yaml").read_text()
-    epochs = next(int(line.split(":")[1]) for line in config.splitlines() if line.strip().startswith("epochs:"))
+    epochs = int(yaml.safe_load((out / "config.yaml").read_text())["train"]["epochs"])
     records = []
     for name in ("knn", "knn_random", "linear", "linear_random"):
         r = json.loads((out / "eval" / name / "results.json").read_text())
