@@ -121,6 +121,8 @@ def _pretrain(config: str | Path | None, data: str | Path | None, run_dir: str |
     try:
         root = prepared_data_root(cfg, run_dir, barrier, is_main_process())
         prepared = open_prepared(root)
+        if cfg.data.root and is_main_process():
+            _note_ungenerated_recipe_options(cfg, prepared)
         dataset = dataset_from_config(prepared, cfg.data, train=True, protocol=cfg.data.protocol,
                                       part=cfg.data.part, seed=int(cfg.train.seed))
         batch_size = local_batch_size(cfg.data.batch_size)
@@ -214,8 +216,6 @@ def _run_dir(config: str | Path | None, run_dir: str | Path | None, resume: bool
 def prepared_data_root(cfg: Any, run_dir: Path, barrier: Callable[[], None], main: bool) -> Path:
     """``data.root``, or the synthetic dataset of the config prepared beside ``run_dir`` (once)."""
     if cfg.data.root:
-        if main:
-            _note_ungenerated_recipe_options(cfg, Path(cfg.data.root))
         return Path(cfg.data.root)
     if cfg.data.dataset != "synthetic":
         raise ValueError(f"data.root is not set; prepare {cfg.data.dataset} first "
@@ -243,25 +243,19 @@ def prepared_data_root(cfg: Any, run_dir: Path, barrier: Callable[[], None], mai
     return root
 
 
-def _note_ungenerated_recipe_options(cfg: Any, root: Path) -> None:
+def _note_ungenerated_recipe_options(cfg: Any, prepared: Any) -> None:
     """``data.recipe_options`` shape data this run generates; given prepared data, say which ones it differs in."""
     from omegaconf import OmegaConf
 
     wanted = OmegaConf.to_container(cfg.data.recipe_options, resolve=True) or {}
-    info = root / "info.json"
-    if not wanted or not info.exists():
-        return
-    try:
-        used = json.loads(info.read_text()).get("recipe") or {}
-    except ValueError:
-        return  # open_prepared reports a corrupt info.json in one line
+    used = prepared.info.get("recipe") or {}
     differ = {k: v for k, v in wanted.items() if used.get(k) != v}
     if differ:
         from skelssl.console import console
 
         shown = ", ".join(f"{k}={v} (prepared: {used.get(k)})" for k, v in differ.items())
-        console.print(f"note: data.recipe_options apply to generated synthetic data only; {root} is used as "
-                      f"prepared: {shown}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"note: data.recipe_options apply to generated synthetic data only; {prepared.root} is used "
+                      f"as prepared: {shown}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _knn_eval(train: Any, test: Any, layout: str, knn: Any) -> Callable[[Any], dict]:
