@@ -26,7 +26,8 @@ from skelssl.cli import main
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 # ST-GCN at 1/16 width on 40 synthetic samples: a few steps per second on one thread.
-TINY = ["method.encoder.width=0.0625", "method.encoder.feature_dim=16", "method.queue_size=16", "data.batch_size=8",
+# The `synth` fixture is prepared with the crossclr recipe; skeletonclr_synthetic asks for agc_lstm data.
+TINY = ["data.recipe=null", "method.encoder.width=0.0625", "method.encoder.feature_dim=16", "method.queue_size=16", "data.batch_size=8",
         "train.tensorboard=false"]
 
 
@@ -272,7 +273,7 @@ def _wait_for_checkpoint(run: Path, proc: subprocess.Popen, step: int, timeout: 
     raise AssertionError(f"no checkpoint at step {step} within {timeout} s")
 
 
-SLOW_EPOCH = ["train.epochs=1", "data.batch_size=2", "method.encoder.width=0.0625", "method.encoder.feature_dim=16",
+SLOW_EPOCH = ["data.recipe=null", "train.epochs=1", "data.batch_size=2", "method.encoder.width=0.0625", "method.encoder.feature_dim=16",
               "method.queue_size=16", "train.tensorboard=false", "train.deterministic=true", "train.log_every=1"]
 
 
@@ -462,14 +463,16 @@ def test_pretrain_help_names_only_shipped_configs(capsys):
 
 
 def test_recipe_options_for_generated_data_are_named_when_prepared_data_differs(synth, tmp_path, capsys):
-    # skeletonclr_synthetic generates one-body, 32-frame data; given the fixture's (2 bodies, 50 frames) it uses
+    # skeletonclr_synthetic generates one-body data stored at up to 120 frames and read as 32-frame clips; given the
+    # fixture's (2 bodies, 50 frames, no clips) it uses
     # them as prepared and says which options did not apply, instead of ignoring them silently.
     run = tmp_path / "run"
     assert main(["pretrain", "skeletonclr_synthetic", "--data", str(synth), "--run-dir", str(run),
                  "train.max_steps=1", *TINY]) == 0
     out = capsys.readouterr().out
     note = next(line for line in out.splitlines() if line.startswith("note: data.recipe_options"))
-    assert "num_bodies=1 (prepared: 2)" in note and "num_frames=32 (prepared: 50)" in note
+    assert "num_bodies=1 (prepared: 2)" in note and "num_frames=120 (prepared: 50)" in note
+    assert "clip_frames=32 (prepared: None)" in note
     assert main(["pretrain", "skeletonclr_synthetic", "--data", str(synth), "--run-dir", str(tmp_path / "same"),
-                 "train.max_steps=1", "data.recipe_options={num_bodies: 2, num_frames: 50}", *TINY]) == 0
+                 "train.max_steps=1", "data.recipe_options={num_bodies: 2, num_frames: 50, clip_frames: null}", *TINY]) == 0
     assert "note: data.recipe_options" not in capsys.readouterr().out

@@ -110,7 +110,7 @@ def _skelssl(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_pretrain_and_evaluate_on_an_inline_15_joint_layout(florence_prepared, tmp_path):
     run = tmp_path / "run"
     done = _skelssl("pretrain", "skeletonclr_synthetic", "--data", str(florence_prepared), "--run-dir", str(run),
-                    "--quiet", "train.epochs=1", "data.batch_size=8", "method.queue_size=16", "train.tensorboard=false",
+                    "--quiet", "data.recipe=null", "train.epochs=1", "data.batch_size=8", "method.queue_size=16", "train.tensorboard=false",
                     cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (run / "checkpoints" / "last.safetensors").exists()

@@ -97,7 +97,7 @@ def run_dir(prepared, tmp_path) -> Path:
     from skelssl.engine.config import load_config, save_config
 
     run = tmp_path / "run"
-    cfg = load_config("skeletonclr_synthetic", [f"data.root={prepared}"])
+    cfg = load_config("skeletonclr_synthetic", [f"data.root={prepared}", "data.recipe=null"])
     save_config(cfg, run)
     (run / "checkpoints").mkdir()
     return run
@@ -158,7 +158,7 @@ def test_evaluate_and_resume_with_a_damaged_checkpoint_exit_2(prepared, run_dir,
     ckpt.write_bytes(CHECKPOINT_DAMAGE[damage](good))
     _one_line_error(capsys, ["evaluate", "knn", "--run", str(run_dir), "--quiet"], str(ckpt))
     _one_line_error(capsys, ["pretrain", "skeletonclr_synthetic", "--quiet", "--resume", str(ckpt),
-                             f"data.root={prepared}", "train.epochs=1"], str(ckpt))
+                             f"data.root={prepared}", "data.recipe=null", "train.epochs=1"], str(ckpt))
 
 
 @pytest.mark.parametrize("text", ["method: {name: skeletonclr\n  encoder: [", "\tmethod:\n", "- a\n- b\n", b"\xff\xfe"])

@@ -65,7 +65,7 @@ def test_evaluate_a_run_on_another_layouts_dataset(tmp_path):
                     workers=1, progress=False)
     cfg = tmp_path / "clr.yaml"
     cfg.write_text("base: skeletonclr_synthetic.yaml\nmethod: {encoder: {name: stgcn, channels: [4,4,4,4,4,4,4,4,4,8]},"
-                   " queue_size: 16}\ndata: {batch_size: 8}\n"
+                   " queue_size: 16}\ndata: {batch_size: 8, recipe: null}\n"
                    "train: {epochs: 1, tensorboard: false, progress: false}\n")
     run = skelssl.pretrain(cfg, data=tmp_path / "ntu", run_dir=tmp_path / "run", quiet=True)
     info = json.loads((run / "dataset_info.json").read_text())
