@@ -90,6 +90,21 @@ def main_job() -> str:
     return "\n".join(rows)
 
 
+def main_job_sweep() -> str:
+    records = _load("main_job_sweep")
+    rows = ["| variant | seed | changes from the pre-sweep defaults | KNN | floor | margin | linear | floor | margin | "
+            "final loss | wall (1 thread) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    by = {(r["variant"], r["protocol"], r["encoder"]): r for r in records}
+    for name in dict.fromkeys(r["variant"] for r in records):
+        knn, knn0 = by[name, "knn", "pretrained"], by[name, "knn", "random"]
+        lin, lin0 = by[name, "linear", "pretrained"], by[name, "linear", "random"]
+        changes = knn["overrides"].replace("method.", "").replace("data.", "").replace("train.", "") or "none"
+        rows.append(f"| {name} | {knn['seed']} | `{changes}` | {knn['top1']:.1f} | {knn0['top1']:.1f} | "
+                    f"{knn['top1'] - knn0['top1']:+.1f} | {lin['top1']:.1f} | {lin0['top1']:.1f} | "
+                    f"{lin['top1'] - lin0['top1']:+.1f} | {knn['final_loss']:.2f} | {knn['wall_seconds']:.0f} s |")
+    return "\n".join(rows)
+
+
 def semi_nucla() -> str:
     records = [r for r in _load("semi_nucla") if r.get("labels_per_class") == 15]
     order = ["supervised", "pseudo_label", "vat", "vat_entmin", "s4l", "sup_inp_adv", "sup_nei", "sup_nei_adv",
@@ -114,6 +129,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "nucla_ssl_crossclr_recipe": lambda: nucla_ssl("nucla_ssl_crossclr_recipe"),
     "simclr_nucla": lambda: nucla_ssl("simclr_nucla"),
     "main_job": main_job,
+    "main_job_sweep": main_job_sweep,
     "semi_nucla": semi_nucla,
 }
 _BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table -->)", re.S)

@@ -39,16 +39,16 @@ def test_main_job_small(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_main_job_as_shipped_beats_the_random_floor_under_knn(tmp_path):
+def test_main_job_as_shipped_beats_the_random_floor_by_five_points(tmp_path):
     """`skelssl run` with its defaults, end to end (the README's first command; t-SNE skipped).
 
-    What holds in every recorded run (benchmarks/results/main_job.json): the pretrained encoder is above the
-    random frozen one under KNN, and within 5 points of it under the standardised linear probe. The issue's
-    stronger target (+5 under both) held in one run of five; the README's results say so.
-    About 2-5 minutes on the 2-core CI machine.
+    The issue's bar: pretrained >= random frozen encoder + 5 under KNN and under the standardised linear
+    probe. Recorded margins (benchmarks/results/main_job.json, main_job_sweep.json) over seeds 0-2 and
+    1-2 threads: KNN +17.5 to +21.6, linear +9.0 to +11.6, so +5 leaves room for summation-order noise.
+    About 2-3 minutes on the 2-core CI machine.
     """
     run = tmp_path / "run"
     assert main(["run", "--out", str(run), "--no-tsne"]) == 0
     top1 = {p.parent.name: json.loads(p.read_text())["top1"] for p in (run / "eval").glob("*/results.json")}
-    assert top1["knn"] > top1["knn_random"], top1
-    assert top1["linear"] > top1["linear_random"] - 5, top1
+    assert top1["knn"] >= top1["knn_random"] + 5, top1
+    assert top1["linear"] >= top1["linear_random"] + 5, top1
