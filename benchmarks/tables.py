@@ -105,6 +105,18 @@ def main_job_sweep() -> str:
     return "\n".join(rows)
 
 
+def nucla_actclr() -> str:
+    """The table benchmarks/nucla_actclr.py prints, from its records (one renderer for both)."""
+    sys.path.insert(0, str(HERE))
+    try:
+        from nucla_actclr import table
+    finally:
+        sys.path.pop(0)
+    records = _load("nucla_actclr")
+    methods = [m for m in ("skeletonclr", "aimclr", "actclr") if any(r["variant"] == m for r in records)]
+    return table(records, methods).rstrip()
+
+
 def semi_nucla() -> str:
     records = [r for r in _load("semi_nucla") if r.get("labels_per_class") == 15]
     order = ["supervised", "pseudo_label", "vat", "vat_entmin", "s4l", "sup_inp_adv", "sup_nei", "sup_nei_adv",
@@ -130,6 +142,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "simclr_nucla": lambda: nucla_ssl("simclr_nucla"),
     "main_job": main_job,
     "main_job_sweep": main_job_sweep,
+    "nucla_actclr": nucla_actclr,
     "semi_nucla": semi_nucla,
 }
 _BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
