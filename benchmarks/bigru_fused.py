@@ -101,7 +101,7 @@ class FusedBiGRULayer(torch.autograd.Function):
         dw_ih = torch.mm(dgi.t().contiguous(), xl).to(f32)
         dx = torch.mm(dgi, wi).to(f32).view(T, N, -1)
         return (dx, dw_ih[:3 * H], dw_ih[3 * H:], dw_hh[0], dw_hh[1], db_ih[0], db_ih[1], db_hh[0], db_hh[1], None)
-def bigru_v5(x, gru, dt=torch.bfloat16):
+def fused_bigru(x, gru, dt=torch.bfloat16):
     out = x.transpose(0, 1)
     for l in range(gru.num_layers):
         ps = [getattr(gru, f'{n}_l{l}{s}') for n in ('weight_ih', 'weight_hh', 'bias_ih', 'bias_hh') for s in ('', '_reverse')]
@@ -112,14 +112,14 @@ if __name__ == '__main__':
     torch.manual_seed(0)
     g = torch.nn.GRU(150, 32, 3, batch_first=True, bidirectional=True)
     x = torch.randn(4, 7, 150, requires_grad=True)
-    ref, _ = g(x); mine = bigru_v5(x, g, torch.float32)
+    ref, _ = g(x); mine = fused_bigru(x, g, torch.float32)
     print('fwd err', (ref - mine).abs().max().item())
     w = torch.randn_like(ref)
     gr = torch.autograd.grad((ref * w).sum(), [x] + list(g.parameters()))
     gm = torch.autograd.grad((mine * w).sum(), [x] + list(g.parameters()))
     print('bwd err', max((a - b).abs().max().item() for a, b in zip(gr, gm)))
     # bf16 products: relative error of the output and of every gradient against nn.GRU in fp32
-    low = bigru_v5(x, g)
+    low = fused_bigru(x, g)
     gl = torch.autograd.grad((low * w).sum(), [x] + list(g.parameters()))
     rel = lambda a, b: ((a - b).norm() / b.norm()).item()
     print(f'bf16 rel err: output {rel(low, ref):.1e}, grads max {max(rel(a, b) for a, b in zip(gl, gr)):.1e}')
@@ -132,7 +132,7 @@ if __name__ == '__main__':
     def auto():
         with torch.autocast('cpu', dtype=torch.bfloat16):
             return g(x)[0]
-    fns = (('nn.GRU fp32', lambda: g(x)[0]), ('nn.GRU autocast', auto), ('v5 bf16', lambda: bigru_v5(x, g)))
+    fns = (('nn.GRU fp32', lambda: g(x)[0]), ('nn.GRU autocast', auto), ('fused bf16', lambda: fused_bigru(x, g)))
     best = {}
     for _ in range(3):
         for name, f in fns:

@@ -64,12 +64,12 @@ def command(out: Path, seed: int, overrides: list[str]) -> list[str]:
     return ["skelssl", "run", "--out", str(out), "--no-tsne", "--seed", str(seed), "--overwrite", *BEFORE, *overrides]
 
 
-def collect(work: Path, name: str, threads: int | None = None, wall: float | None = None) -> list[dict]:
+def collect(work: Path, name: str) -> list[dict]:
     out = work / name
     seed, overrides = VARIANTS[name]
     epochs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     epochs = [r for r in epochs if r["kind"] == "epoch"]
-    job = json.loads((out / "sweep.json").read_text()) if (out / "sweep.json").exists() else {}
+    job = json.loads((out / "sweep.json").read_text())  # threads and wall time, written by main()
     records = []
     for probe in ("knn", "knn_random", "linear", "linear_random"):
         r = json.loads((out / "eval" / probe / "results.json").read_text())
@@ -79,11 +79,11 @@ def collect(work: Path, name: str, threads: int | None = None, wall: float | Non
             "protocol_label": LABELS[protocol], "encoder": "random" if r["random_init"] else "pretrained",
             "top1": round(float(r["top1"]), 2), "epochs": len(epochs), "seed": seed, "variant": name,
             "overrides": " ".join(overrides), "final_loss": round(float(epochs[-1]["loss"]), 3),
-            "threads": job.get("threads", threads), "wall_seconds": job.get("wall_seconds", wall),
+            "threads": job["threads"], "wall_seconds": job["wall_seconds"],
             "machine_load": "shared: one other 1-thread training job on the 2 cores",
             # What ran (the sweep first ran over the pre-sweep config itself, without BEFORE); `reproduce`
             # gives the same resolved config over today's defaults.
-            "command": f"OMP_NUM_THREADS={job.get('threads', threads)} " + r.get("command", ""),
+            "command": f"OMP_NUM_THREADS={job['threads']} " + r.get("command", ""),
             "reproduce": shlex.join(command(out, seed, overrides)),
         })
     return records
