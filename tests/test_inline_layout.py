@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 import skelssl
 from skelssl.data import layouts
@@ -118,3 +119,7 @@ def test_pretrain_and_evaluate_on_an_inline_15_joint_layout(florence_prepared, t
     assert done.returncode == 0, done.stderr
     result = json.loads((run / "eval" / "knn" / "results.json").read_text())
     assert result["num_test"] == 8 and result["dataset"] == "custom"
+    # A trained protocol saves its config: it names the data it ran on, not the eval config's default.
+    skelssl.evaluate(run, "linear", quiet=True, overrides=["train.epochs=1", "train.tensorboard=false"])
+    saved = OmegaConf.load(run / "eval" / "linear" / "config.yaml")
+    assert saved.data.dataset == "custom" and saved.data.root == str(florence_prepared)

@@ -137,6 +137,7 @@ def evaluate(
     split_protocol = _split_protocol(cfg, run_cfg, prepared, transfer)
     cfg.data.protocol = split_protocol
     cfg.data.root = str(prepared.root)
+    cfg.data.dataset = dataset_name  # the saved config names the data it ran on, not the eval config's default
 
     # The method is built for the data it was pretrained on, so its weights (and a random floor's
     # architecture) fit; other data is brought to that layout by the joint mapping.
