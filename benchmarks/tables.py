@@ -12,6 +12,7 @@ that produced it.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import re
 import statistics
@@ -63,15 +64,15 @@ def nucla_ssl(name: str = "nucla_ssl") -> str:
     for method in sorted({r["method"] for r in records}):
         for view in ("joint", "motion", "bone", "joint+motion+bone"):
             mine = [r for r in records if r["method"] == method and r["view"] == view]
-            if not mine:
-                continue
-            cells = []
-            for k in keys:
-                for enc in ("pretrained", "random"):
-                    hit = [r["top1"] for r in mine if r.get("protocol_key") == k and r["encoder"] == enc]
-                    cells.append(_fmt(hit[0]) if hit else "")
-            epochs = max((r["epochs"] or 0) for r in mine)
-            rows.append(f"| {method} | {view} | {epochs} | " + " | ".join(cells) + " |")
+            # One row per schedule (a run continued to more epochs is its own row), beside the view's floor.
+            for epochs in sorted({r["epochs"] or 0 for r in mine if r["encoder"] == "pretrained"}):
+                cells = []
+                for k in keys:
+                    for enc in ("pretrained", "random"):
+                        hit = [r["top1"] for r in mine if r.get("protocol_key") == k and r["encoder"] == enc
+                               and (enc == "random" or (r["epochs"] or 0) == epochs)]
+                        cells.append(_fmt(hit[0]) if hit else "")
+                rows.append(f"| {method} | {view} | {epochs} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -105,16 +106,30 @@ def main_job_sweep() -> str:
     return "\n".join(rows)
 
 
-def nucla_actclr() -> str:
-    """The table benchmarks/nucla_actclr.py prints, from its records (one renderer for both)."""
+def _script(name: str):
+    """A benchmark script as a module: its ``table`` renders the README's table (one renderer for both)."""
     sys.path.insert(0, str(HERE))
     try:
-        from nucla_actclr import table
+        return importlib.import_module(name)
     finally:
         sys.path.pop(0)
+
+
+def nucla_actclr() -> str:
     records = _load("nucla_actclr")
     methods = [m for m in ("skeletonclr", "aimclr", "actclr") if any(r["variant"] == m for r in records)]
-    return table(records, methods).rstrip()
+    return _script("nucla_actclr").table(records, methods).rstrip()
+
+
+def gao_grid() -> str:
+    return _script("gao_grid").table(_load("gao_grid")).rstrip()
+
+
+def mcc_ablation() -> str:
+    script, records = _script("mcc_ablation"), _load("mcc_ablation")
+    done = {r["variant"] for r in records}
+    tables = [t for t, rows in script.TABLES.items() if done & set(rows) - {"full"}] or ["1"]
+    return script.table(records, tables).rstrip()
 
 
 def semi_nucla() -> str:
@@ -143,6 +158,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "main_job": main_job,
     "main_job_sweep": main_job_sweep,
     "nucla_actclr": nucla_actclr,
+    "gao_grid": gao_grid,
+    "mcc_ablation": mcc_ablation,
     "semi_nucla": semi_nucla,
 }
 _BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
