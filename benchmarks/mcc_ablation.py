@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ssl_grid import Grid, Step, common_arguments, split_overrides, write
 
@@ -97,9 +98,10 @@ def table(records: list[dict], tables: list[str]) -> str:
                              "its NTU60 numbers for the same row (another dataset): context, not a target.\n")
 
 
-def scaled_milestones(epochs: int) -> str:
-    """ST-GCN's lr steps (epochs 10 and 50 of 80) at the same fractions of a shorter run."""
-    return f"train.schedule.milestones=[{round(epochs * 10 / 80, 2):g},{round(epochs * 50 / 80, 2):g}]"
+def scaled_milestones(train: Any, epochs: int) -> str:
+    """The config's lr steps (mcc.yaml: ST-GCN's 10 and 50 of 80) at the same fractions of a ``epochs`` run."""
+    marks = [round(float(m) * epochs / int(train.epochs), 2) for m in train.schedule.milestones]
+    return "train.schedule.milestones=[" + ",".join(f"{m:g}" for m in marks) + "]"
 
 
 def main() -> int:
@@ -116,14 +118,15 @@ def main() -> int:
         p.error("the transfer protocol needs --transfer-data")
     from skelssl.engine.config import load_config
 
-    split = load_config(args.config).data.protocol
+    base = load_config(args.config)
+    split = base.data.protocol
     rows = args.rows or list(dict.fromkeys(r for t in args.tables for r in TABLES[t]))
     rows.sort(key=lambda r: r != "full")  # the method itself first: its run also defines the baseline
     grid = Grid(Path(args.work), args.threads, args.dry_run)
     baseline_done = False
     for row in rows:
         label, config, row_overrides = ROWS[row]
-        common = [f"method.encoder.name={args.encoder}", scaled_milestones(args.epochs), f"data.protocol={split}"]
+        common = [f"method.encoder.name={args.encoder}", scaled_milestones(base.train, args.epochs), f"data.protocol={split}"]
         run = grid.pretrain(f"{row}_{args.encoder}_seed{args.seed}", config or args.config, Path(args.data),
                             args.epochs, args.seed, common + row_overrides + overrides)
         if run is None:
