@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import yaml
+from tables import nucla_ssl_table
 
 
 def _pretrain_epochs(run: Path) -> int | None:
@@ -76,26 +77,6 @@ def collect(work: Path) -> list[dict]:
     return records
 
 
-def table(records: list[dict]) -> str:
-    """One row per method x view; pretrained and floor side by side for every probe."""
-    keys = [k for k in PROTOCOLS if any(r["protocol_key"] == k for r in records)]
-    head = "| method | view | epochs | " + " | ".join(f"{k} | {k} floor" for k in keys) + " |"
-    rows = [head, "|---|---|---|" + "---|---|" * len(keys)]
-    for method in sorted({r["method"] for r in records}):
-        for view in ("joint", "motion", "bone", "joint+motion+bone"):
-            mine = [r for r in records if r["method"] == method and r["view"] == view]
-            if not mine:
-                continue
-            cells = []
-            for k in keys:
-                for enc in ("pretrained", "random"):
-                    hit = [r["top1"] for r in mine if r["protocol_key"] == k and r["encoder"] == enc]
-                    cells.append(f"{hit[0]:.1f}" if hit else "")
-            epochs = max((r["epochs"] or 0) for r in mine)
-            rows.append(f"| {method} | {view} | {epochs} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("work", type=Path)
@@ -103,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     records = collect(args.work)
     args.out.write_text(json.dumps(records, indent=1) + "\n")
-    print(table(records))
+    print(nucla_ssl_table(records))
 
 
 if __name__ == "__main__":

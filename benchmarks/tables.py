@@ -57,7 +57,11 @@ def nucla_ladder() -> str:
 
 
 def nucla_ssl(name: str = "nucla_ssl") -> str:
-    records = _load(name)
+    return nucla_ssl_table(_load(name))
+
+
+def nucla_ssl_table(records: list[dict]) -> str:
+    """One row per method x view x schedule; pretrained and the view's floor side by side for every probe."""
     keys = [k for k in ("knn", "linear", "linear_std") if any(r.get("protocol_key") == k for r in records)]
     head = "| method | view | epochs | " + " | ".join(f"{k} | {k} floor" for k in keys) + " |"
     rows = [head, "|---|---|---|" + "---|---|" * len(keys)]
