@@ -25,6 +25,7 @@ table beside it. Arguments after ``--`` are overrides for every pretraining run;
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,15 +62,20 @@ PROTOCOLS = {"finetune": ["finetune"], "semi5": ["semi", "--fraction", "0.05"],
 
 
 def evaluations(grid: Grid, row: str, label: str, run: Path, args: argparse.Namespace, baseline: bool) -> None:
-    for name in args.protocols:
+    # The method's row and its baseline also run with each --eval-seeds (other classifier
+    # initialisation and batch order; the same pretrained weights) to size the protocol's noise.
+    seeds = [None, *args.eval_seeds] if baseline else [None]
+    for name, seed in ((n, s) for n in args.protocols for s in seeds):
+        suffix = "" if seed is None else f"_seed{seed}"
         for encoder in (("pretrained", "scratch") if baseline else ("pretrained",)):
             if encoder == "scratch":
-                out = Path(args.work) / f"scratch_{args.encoder}" / name
+                out = Path(args.work) / f"scratch_{args.encoder}" / (name + suffix)
             else:
-                out = run / "eval" / name
+                out = run / "eval" / (name + suffix)
             cmd = ["evaluate", *PROTOCOLS[name], "--run", str(run), "--out", str(out), "--quiet",
                    *(["--data", str(args.transfer_data)] if name == "transfer" else []),
-                   *(["--from-scratch"] if encoder == "scratch" else []), *args.eval_overrides]
+                   *(["--from-scratch"] if encoder == "scratch" else []),
+                   *([] if seed is None else ["--seed", str(seed)]), *args.eval_overrides]
             step_row = "scratch" if encoder == "scratch" else row
             step_label = "trained from scratch (baseline)" if encoder == "scratch" else label
             grid.evaluate(Step(step_row, step_label, run, name, encoder, cmd, out, args.epochs, args.seed,
@@ -88,7 +94,10 @@ def table(records: list[dict], tables: list[str]) -> str:
             cells = []
             for p in protocols:
                 got = [r["top1"] for r in records if r["variant"] == row and r["protocol"] == p]
-                cells.append(f"{got[0]:.1f}" if got else "")
+                if len(got) > 1:  # evaluation seeds: mean ± sample std (n)
+                    cells.append(f"{statistics.mean(got):.1f} ± {statistics.stdev(got):.1f} (n={len(got)})")
+                else:
+                    cells.append(f"{got[0]:.1f}" if got else "")
             label = "trained from scratch (baseline)" if row == "scratch" else ROWS[row][0]
             out.append(f"| {row}: {label} | " + " | ".join(cells) + f" | {PAPER.get(row, '')} |")
         out.append("")
@@ -112,6 +121,8 @@ def main() -> int:
     p.add_argument("--rows", nargs="+", choices=list(ROWS), help="instead of --tables")
     p.add_argument("--encoder", default="stgcn", help="backbone of every row: stgcn, agcn, asgcn ...")
     p.add_argument("--protocols", nargs="+", default=["finetune"], choices=list(PROTOCOLS))
+    p.add_argument("--eval-seeds", nargs="*", type=int, default=[],
+                   help="more evaluation seeds for the method's row and its baseline (the table shows mean ± std)")
     p.add_argument("--transfer-data", help="prepared dataset to fine-tune on for the transfer protocol")
     args = p.parse_args(argv)
     if "transfer" in args.protocols and not args.transfer_data:
