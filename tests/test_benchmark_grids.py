@@ -1,0 +1,69 @@
+"""The resumable benchmark grids (benchmarks/mcc_ablation.py, gao_grid.py): the commands they would run, and their tables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+
+
+def _dry_run(script: str, *args: str) -> list[str]:
+    proc = subprocess.run([sys.executable, str(BENCH / script), "--data", "prepared", "--work", "runs/x", "--dry-run",
+                           *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return [line[2:] for line in proc.stdout.splitlines() if line.startswith("+ ")]
+
+
+@pytest.fixture
+def grid_modules():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import gao_grid
+        import mcc_ablation
+
+        yield mcc_ablation, gao_grid
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_mcc_grid_scales_the_configs_own_lr_steps():
+    # mcc_nucla: 100 epochs, x0.1 at 80 -> 16 of 20; mcc (NTU): ST-GCN's 10 and 50 of 80 -> 2.5 and 12.5 of 20.
+    nucla = _dry_run("mcc_ablation.py", "--rows", "full", "--epochs", "20")
+    assert "'train.schedule.milestones=[16]'" in nucla[0] and nucla[0].startswith("skelssl pretrain mcc_nucla")
+    ntu = _dry_run("mcc_ablation.py", "--rows", "full", "--epochs", "20", "--config", "mcc")
+    assert "'train.schedule.milestones=[2.5,12.5]'" in ntu[0]
+
+
+def test_mcc_grid_eval_seeds_repeat_only_the_method_and_its_baseline():
+    cmds = _dry_run("mcc_ablation.py", "--rows", "full", "triplet", "--epochs", "2", "--eval-seeds", "1", "2")
+    seeded = [c for c in cmds if "--seed 1" in c or "--seed 2" in c]
+    # finetune x seeds 1, 2 x (pretrained, scratch); the triplet row is evaluated once.
+    assert len(seeded) == 4 and all("full_stgcn_seed0" in c for c in seeded)
+    assert sum("--from-scratch" in c for c in seeded) == 2
+    assert any(c.endswith("--seed 1") and "eval/finetune_seed1" in c for c in seeded)
+    assert sum("triplet_stgcn_seed0/eval" in c for c in cmds) == 1
+
+
+def test_mcc_table_reports_mean_and_std_over_eval_seeds(grid_modules):
+    mcc_ablation, _ = grid_modules
+    records = [{"variant": "full", "protocol": "finetune", "top1": t, "encoder": "pretrained", "epochs": 20,
+                "dataset": "nucla"} for t in (70.0, 74.0, 78.0)]
+    records.append({"variant": "scratch", "protocol": "finetune", "top1": 75.0, "encoder": "scratch", "epochs": 0,
+                    "dataset": "nucla"})
+    text = mcc_ablation.table(records, ["1"])
+    assert "| full: L_triplet + L_NCE + L_Itep (MCC) | 74.0 ± 4.0 (n=3) |" in text
+    assert "| scratch: trained from scratch (baseline) | 75.0 |" in text
+
+
+def test_gao_table_puts_the_random_floor_and_the_margin_beside_each_probe(grid_modules):
+    _, gao_grid = grid_modules
+    records = [{"variant": "ab", "protocol": "knn", "encoder": "pretrained", "top1": 57.3, "epochs": 20,
+                "dataset": "nucla"},
+               {"variant": "ab", "protocol": "knn", "encoder": "random", "top1": 37.5, "epochs": 0,
+                "dataset": "nucla"}]
+    assert "| ab: (α, β) random, γ fixed | 57.3 | 37.5 | +19.8 |" in gao_grid.table(records)
