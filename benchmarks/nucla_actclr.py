@@ -123,11 +123,16 @@ def main() -> int:
     p.add_argument("--methods", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument("--actclr-stage1", choices=["aimclr", "scratch"], default="aimclr",
                    help="ActCLR starts from the view's AimCLR run (the release) or from random weights")
+    p.add_argument("--actclr-overrides", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="for the ActCLR runs only: a variant, run as <actclr run>_<--actclr-suffix>")
+    p.add_argument("--actclr-suffix", default="variant", help="run-name suffix of an --actclr-overrides variant")
     p.add_argument("--threads", type=int, help="CPU threads per command")
     p.add_argument("--eval-overrides", nargs="*", default=[], metavar="KEY=VALUE")
     p.add_argument("--results", default=str(ROOT / "results" / "nucla_actclr.json"))
     p.add_argument("--dry-run", action="store_true")
     args = p.parse_args(argv)
+    if args.actclr_overrides and args.results == p.get_default("results"):
+        p.error("an --actclr-overrides variant writes its own --results file (the default holds the shipped config's)")
     if "actclr" in args.methods and args.actclr_stage1 == "aimclr" and "aimclr" not in args.methods:
         p.error("ActCLR's stage 1 is the AimCLR run: keep aimclr in --methods or use --actclr-stage1 scratch")
     grid = Grid(Path(args.work), args.threads, args.dry_run)
@@ -140,8 +145,13 @@ def main() -> int:
             if method == "actclr" and args.actclr_stage1 == "aimclr" and stage1 is None:
                 continue  # its AimCLR run failed
             name = f"{method}_{view}" + ("_scratch" if method == "actclr" and stage1 is None else "")
+            extra = []
+            if method == "actclr" and args.actclr_overrides:  # a variant: its own run next to the shared stage 1
+                name += f"_{args.actclr_suffix}"
+                extra = args.actclr_overrides
             run = grid.pretrain(name, CONFIGS[method], Path(args.data), args.epochs, args.seed,
-                                schedule(args.epochs) + method_overrides(method, view, args.epochs, stage1) + overrides)
+                                schedule(args.epochs) + method_overrides(method, view, args.epochs, stage1) + overrides
+                                + extra)
             if run is None:
                 continue
             runs[(method, view)] = run

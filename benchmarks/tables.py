@@ -119,8 +119,8 @@ def _script(name: str):
         sys.path.pop(0)
 
 
-def nucla_actclr() -> str:
-    records = _load("nucla_actclr")
+def nucla_actclr(name: str = "nucla_actclr") -> str:
+    records = _load(name)
     methods = [m for m in ("skeletonclr", "aimclr", "actclr") if any(r["variant"] == m for r in records)]
     return _script("nucla_actclr").table(records, methods).rstrip()
 
@@ -162,6 +162,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "main_job": main_job,
     "main_job_sweep": main_job_sweep,
     "nucla_actclr": nucla_actclr,
+    "nucla_actclr_sgd": lambda: nucla_actclr("nucla_actclr_sgd"),
     "gao_grid": gao_grid,
     "mcc_ablation": mcc_ablation,
     "semi_nucla": semi_nucla,

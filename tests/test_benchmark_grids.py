@@ -67,3 +67,16 @@ def test_gao_table_puts_the_random_floor_and_the_margin_beside_each_probe(grid_m
                {"variant": "ab", "protocol": "knn", "encoder": "random", "top1": 37.5, "epochs": 0,
                 "dataset": "nucla"}]
     assert "| ab: (α, β) random, γ fixed | 57.3 | 37.5 | +19.8 |" in gao_grid.table(records)
+
+
+def test_actclr_variant_runs_beside_the_shared_stage1_and_needs_its_own_results_file():
+    args = ["--views", "joint", "--methods", "aimclr", "actclr", "--epochs", "2", "--actclr-suffix", "sgd",
+            "--actclr-overrides", "train.optimizer.name=sgd"]
+    cmds = _dry_run("nucla_actclr.py", *args, "--results", "runs/x/variant.json")
+    actclr = [c for c in cmds if c.startswith("skelssl pretrain actclr_nucla")]
+    assert len(actclr) == 1 and "runs/x/actclr_joint_sgd " in actclr[0]
+    assert "method.stage1=runs/x/aimclr_joint " in actclr[0] and actclr[0].endswith("train.optimizer.name=sgd")
+    assert not any("train.optimizer.name=sgd" in c for c in cmds if c.startswith("skelssl pretrain aimclr"))
+    proc = subprocess.run([sys.executable, str(BENCH / "nucla_actclr.py"), "--data", "prepared", "--work", "runs/x",
+                           "--dry-run", *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "its own --results file" in proc.stderr
