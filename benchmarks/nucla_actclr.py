@@ -67,8 +67,10 @@ def evaluate(grid: Grid, method: str, view: str, run: Path, encoder: str, args: 
         out = run / "eval" / name
         cmd = ["evaluate", spec[0], "--run", str(run), "--view", view, "--out", str(out), "--quiet",
                *(["--random-init"] if encoder == "random" else []), *spec[1:], *args.eval_overrides]
+        variant = {"overrides": args.actclr_overrides, "suffix": args.actclr_suffix} \
+            if method == "actclr" and args.actclr_overrides and encoder == "pretrained" else {}
         grid.evaluate(Step(method if encoder == "pretrained" else "random", probe, run, probe, encoder, cmd, out,
-                           args.epochs, args.seed))
+                           args.epochs, args.seed, {"actclr_variant": variant} if variant else {}))
 
 
 def ensembles(grid: Grid, runs: dict[tuple[str, str], Path], args: argparse.Namespace) -> list[dict]:
@@ -105,7 +107,10 @@ def table(records: list[dict], methods: list[str]) -> str:
                        if r["variant"] == row and r["view"] == view and r["protocol"] == probe]
                 cells.append(f"{got[0]:.1f}" if got else "")
             if any(cells):
+                variant = next((r["actclr_variant"]["suffix"] for r in records
+                                if r["variant"] == row and r.get("actclr_variant")), None)
                 label = "random frozen ST-GCN-¼ (floor)" if row == "random" else row
+                label += f" ({variant})" if variant else ""
                 out.append(f"| {label} | {view} | " + " | ".join(cells) + f" | {PAPER.get((row, view), '')} |")
     epochs = sorted({r["epochs"] for r in records if r["encoder"] == "pretrained"})
     return "\n".join(out) + (f"\n\nTop-1 %, N-UCLA cross-view; pretraining epochs {epochs}. The paper column is "
