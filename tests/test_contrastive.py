@@ -396,7 +396,8 @@ DDP_SIMCLR = """
 import json, os, sys
 import torch
 from safetensors.torch import save_file
-from skelssl.engine.distributed import convert_sync_batchnorm, get_rank, get_world_size, init_distributed
+from skelssl.engine.distributed import (cleanup_distributed, convert_sync_batchnorm, get_rank, get_world_size,
+                                        init_distributed)
 sys.path.insert(0, {tests!r})
 from test_contrastive import simclr_for_ddp
 
@@ -418,6 +419,8 @@ tensors.update({{"buffer." + k: b.float().contiguous() for k, b in model.named_b
 tensors["loss"] = loss / world
 if rank == 0:
     save_file(tensors, os.environ["OUT"])
+torch.distributed.barrier()  # leave the group together (see test_engine's DDP script)
+cleanup_distributed()
 """
 
 

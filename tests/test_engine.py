@@ -496,8 +496,8 @@ from pathlib import Path
 import torch
 sys.path.insert(0, {tests!r})
 import test_engine  # registers skeletonclr_pool
-from skelssl.engine.distributed import (batch_shuffle, batch_unshuffle, concat_all_gather, get_rank,
-                                        get_world_size, init_distributed)
+from skelssl.engine.distributed import (batch_shuffle, batch_unshuffle, cleanup_distributed, concat_all_gather,
+                                        get_rank, get_world_size, init_distributed)
 from skelssl.cli import main
 
 init_distributed()
@@ -518,6 +518,10 @@ codes = [main(sys.argv[1:] + ["--run-dir", os.environ["FULL_RUN"]]),
          main(sys.argv[1:] + ["--run-dir", os.environ["CUT_RUN"], "--resume"])]
 report.update(codes=codes)
 Path(os.environ["REPORT_DIR"], f"rank{{rank}}.json").write_text(json.dumps(report))
+# Leave the group together: a process exiting with gloo's threads alive can abort at teardown
+# ("terminate called without an active exception") after all its work is done.
+torch.distributed.barrier()
+cleanup_distributed()
 """
 
 DDP_CONFIG = """
