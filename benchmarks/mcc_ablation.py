@@ -137,7 +137,8 @@ def main() -> int:
     baseline_done = False
     for row in rows:
         label, config, row_overrides = ROWS[row]
-        common = [f"method.encoder.name={args.encoder}", scaled_milestones(base.train, args.epochs), f"data.protocol={split}"]
+        common = [f"method.encoder.name={args.encoder}", scaled_milestones(base.train, args.epochs),
+                  f"data.protocol={split}"]
         run = grid.pretrain(f"{row}_{args.encoder}_seed{args.seed}", config or args.config, Path(args.data),
                             args.epochs, args.seed, common + row_overrides + overrides)
         if run is None:
