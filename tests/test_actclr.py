@@ -241,6 +241,39 @@ def test_similarity_mining_loss_equals_eq_9_computed_in_a_loop():
     assert torch.all(rises[favoured])
 
 
+def release_similarity_mining_by_loop(z_q, z_k, bank, tau_q, tau_k, topk, ceiling):
+    """The released variant entry by entry: squared online similarities, near-copies dropped, top-k kept."""
+    total = 0.0
+    for n in range(z_q.shape[0]):
+        sk = [float(z_k[n] @ mj) for mj in bank]
+        sk = [-1.0 if s > ceiling else s for s in sk]
+        keep = sorted(range(len(sk)), key=lambda j: -sk[j])[:topk]
+        sq = [float(z_q[n] @ bank[j]) ** 2 / tau_q for j in keep]
+        tk = [sk[j] / tau_k for j in keep]
+        pq = [math.exp(s) / sum(math.exp(u) for u in sq) for s in sq]
+        pk = [math.exp(s) / sum(math.exp(u) for u in tk) for s in tk]
+        total += -sum(k * math.log(q) for k, q in zip(pk, pq))
+    return total / z_q.shape[0]
+
+
+def test_release_similarity_mining_squares_online_sims_and_keeps_the_top_k_below_the_ceiling():
+    g = torch.Generator().manual_seed(1)
+    z_q, z_k = (F.normalize(torch.randn(3, 4, generator=g), dim=1) for _ in range(2))
+    bank = F.normalize(torch.randn(9, 4, generator=g), dim=1)
+    bank[0] = z_k[0]  # a near-copy of a key (its own earlier entry): dropped by the ceiling
+    loss = similarity_mining_loss(z_q, z_k, bank, 0.1, 0.04, query_power=2, bank_topk=4, target_ceiling=0.95)
+    ref = release_similarity_mining_by_loop(z_q, z_k, bank, 0.1, 0.04, topk=4, ceiling=0.95)
+    assert loss.item() == pytest.approx(ref, rel=1e-5)
+    # Without the options it is eq. 9 again, and the options change the value.
+    plain = similarity_mining_loss(z_q, z_k, bank, 0.1, 0.04)
+    assert plain.item() == pytest.approx(similarity_mining_by_loop(z_q, z_k, bank, 0.1, 0.04), rel=1e-5)
+    assert abs(plain.item() - loss.item()) > 1e-3
+    with pytest.raises(ValueError, match="bank_topk"):
+        similarity_mining_loss(z_q, z_k, bank, bank_topk=10)
+    with pytest.raises(ValueError, match="query_power"):
+        similarity_mining_loss(z_q, z_k, bank, query_power=3)
+
+
 def test_average_motion_is_the_training_mean_and_the_anchor_takes_the_methods_view():
     g = torch.Generator().manual_seed(0)
     data = [(torch.randn(3, 12, 25, 2, generator=g), 0, i) for i in range(300)]  # more than one loader batch

@@ -96,6 +96,10 @@ class ActCLR(MomentumMethod):
         safp_weight: ``w·SAFP + (1 − w)·GAP`` (1: the paper; the release uses ½).
         smoothing, threshold, gradient_activation: the actionlet's
             (:class:`~skelssl.methods.actionlet.ActionletExtractor`).
+        query_power, bank_topk, target_ceiling: the release's departures in eq. 9
+            (:func:`~skelssl.losses.similarity_mining.similarity_mining_loss`): squared
+            online similarities (2), only the ``bank_topk`` bank entries nearest ``z_k``,
+            offline similarities above ``target_ceiling`` dropped. Defaults: the paper's eq. 9.
         stage1: run directory or checkpoint to start from (``None``: random weights).
         stage1_epochs: the first epochs of this run train with MoCo's InfoNCE
             (τ = ``temperature``) between ``z_q`` and ``z_k`` instead of eq. 9:
@@ -126,6 +130,9 @@ class ActCLR(MomentumMethod):
         smoothing: str = "adjacency",
         threshold: float = 0.0,
         gradient_activation: str = "identity",
+        query_power: int = 1,
+        bank_topk: int | None = None,
+        target_ceiling: float | None = None,
         stage1: str | None = None,
         stage1_epochs: int = 0,
         temperature: float = 0.07,
@@ -141,12 +148,19 @@ class ActCLR(MomentumMethod):
         for name, region in (("noise_region", noise_region), ("mix_region", mix_region)):
             if region not in REGIONS:
                 raise ValueError(f"{name} must be one of {REGIONS}, got {region!r}")
+        if query_power not in (1, 2):
+            raise ValueError(f"query_power must be 1 (the paper) or 2 (the release), got {query_power}")
+        if bank_topk is not None and not 1 <= bank_topk <= bank_size:
+            raise ValueError(f"bank_topk must be in 1..bank_size ({bank_size}) or null, got {bank_topk}")
         if not 0.0 <= safp_weight <= 1.0:
             raise ValueError(f"safp_weight must be in [0, 1], got {safp_weight}")
         super().__init__(augment=augment, **kwargs)
         self.view = check_view(view)
         self.feature_dim = int(feature_dim)
         self.tau_q, self.tau_k = float(tau_q), float(tau_k)
+        self.mining_options = {"query_power": int(query_power),
+                               "bank_topk": None if bank_topk is None else int(bank_topk),
+                               "target_ceiling": None if target_ceiling is None else float(target_ceiling)}
         self.safp, self.safp_weight = safp, float(safp_weight)
         self.stage1 = None if stage1 in (None, "", "none", "null") else str(stage1)
         self.stage1_epochs = int(stage1_epochs)
@@ -322,7 +336,7 @@ class ActCLR(MomentumMethod):
         if warmup:  # stage 1 inside the run: MoCo's InfoNCE between the two streams
             loss = info_nce_loss(z_q, z_k, bank, self.temperature)
         else:
-            loss = similarity_mining_loss(z_q, z_k, bank, self.tau_q, self.tau_k)
+            loss = similarity_mining_loss(z_q, z_k, bank, self.tau_q, self.tau_k, **self.mining_options)
         self.bank.enqueue(z_k)
         out = {"loss": loss, "pos_sim": (z_q.detach() * z_k).sum(dim=1).mean(),
                "stage1": torch.tensor(float(warmup), device=loss.device)}
