@@ -83,6 +83,22 @@ def test_detached_centre_target_leaves_the_aggregation_to_the_centre_cross_entro
     assert moved != detach
 
 
+def test_centre_cross_entropy_switch_drops_only_that_term():
+    torch.manual_seed(0)
+    full = _ready(_method("assl"))
+    torch.manual_seed(0)
+    without = _ready(_method("assl", centre_ce=False))
+    torch.manual_seed(1)
+    out_full = full(_batch(), 0)
+    torch.manual_seed(1)  # the same batch and inpainting mask
+    out_without = without(_batch(), 0)
+    assert "loss_cec" in out_full and "loss_cec" not in out_without
+    for term in ("loss_sup", "loss_kl", "loss_adv"):
+        assert torch.allclose(out_full[term], out_without[term])
+    others = sum(out_without[t] for t in ("loss_inp", "loss_kl", "loss_adv"))
+    assert torch.allclose(out_without["loss"].detach(), out_without["loss_sup"] + others)
+
+
 def test_batch_updates_the_bank_rows_it_saw():
     torch.manual_seed(0)
     method = _ready(_method("assl"))

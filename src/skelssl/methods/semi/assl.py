@@ -67,6 +67,7 @@ class ASSL(SemiSupervisedMethod):
         aggregation_hidden: int = 256,
         discriminator_hidden: int = 256,
         detach_centre_target: bool = False,
+        centre_ce: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(num_classes, num_samples, **kwargs)
@@ -74,6 +75,8 @@ class ASSL(SemiSupervisedMethod):
         self.uses_unlabeled = self.inpaint or self.neighbourhood or self.adversarial
         self.lambda1, self.lambda2 = float(lambda1), float(lambda2)
         self.detach_centre_target = bool(detach_centre_target)
+        # L_CE^c (eq. 4) switched off alone: an ablation the paper does not run (docs/semi.md).
+        self.centre_ce = bool(centre_ce)
         dim = self.translation.out_features
         if self.inpaint:
             enc = self.encoder
@@ -93,13 +96,15 @@ class ASSL(SemiSupervisedMethod):
             terms["loss_inp"] = self.lambda1 * F.mse_loss(restored, x_u)
         if self.neighbourhood:
             kl, ce = self.neighbourhood_losses(y_l, t_l, t_u, i_u)
-            terms["loss_kl"], terms["loss_cec"] = self.lambda1 * kl, self.lambda1 * ce
+            terms["loss_kl"] = self.lambda1 * kl
+            if self.centre_ce:
+                terms["loss_cec"] = self.lambda1 * ce
         if self.adversarial:
             terms["loss_adv"] = self.lambda2 * adversarial_loss(self.discriminator, t_l, t_u)
         return terms
 
-    def neighbourhood_losses(self, y_l: Tensor, t_l: Tensor, t_u: Tensor, i_u: Tensor) -> tuple[Tensor, Tensor]:
-        """``(L_KL, L_CE^c)`` for a batch, neighbours taken from the bank."""
+    def neighbourhood_losses(self, y_l: Tensor, t_l: Tensor, t_u: Tensor, i_u: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``(L_KL, L_CE^c)`` for a batch, neighbours taken from the bank (``L_CE^c`` None when switched off)."""
         bank = self.bank.features
         unlabeled, labeled = self.unlabeled_rows(), self.labeled_rows()
         n, k = len(t_u), self.k
@@ -113,6 +118,8 @@ class ASSL(SemiSupervisedMethod):
             centre_logits = centre_logits.detach()
         kl = neighbour_kl(centre_logits, self.classifier(t_u), self.classifier(nb_u),
                           positive_neighbours(proxy, proxy_nb))
+        if not self.centre_ce:
+            return kl, None
         # Labeled anchors: the centre of their unlabeled neighbours must carry their label.
         nb_l = bank[nearest_neighbours(t_l.detach(), bank, unlabeled, k)]
         centre_l = local_centre(neighbour_weights(self.aggregation, t_l, nb_l), nb_l)
