@@ -788,6 +788,26 @@ def test_shipped_pipelines():
     assert build_pipeline("assl", layout="ntu25")(xb, gen(1)).shape[2] == 40
 
 
+def test_normalised_blur_pipelines_differ_from_aimclrs_only_in_the_blur_kernel():
+    # strong_normalised_blur (the N-UCLA extreme view) = strong with a kernel summing to 1: the same
+    # transforms in the same order; a constant clip stays constant away from the edges instead of
+    # being scaled by the kernel's sum.
+    for plain, normalised in (("strong", "strong_normalised_blur"), ("extreme", "extreme_normalised_blur")):
+        a, b = build_pipeline(plain, layout="ntu25"), build_pipeline(normalised, layout="ntu25")
+        assert [type(t) for t in a] == [type(t) for t in b]
+        for ta, tb in zip(a, b):
+            if isinstance(ta, GaussianBlur):
+                assert ta.normalize is False and tb.normalize is True
+                assert (ta.kernel_size, ta.sigma, ta.p) == (tb.kernel_size, tb.sigma, tb.p)
+            else:
+                assert repr(ta) == repr(tb)
+    ones = torch.ones(2, 3, 40, 25, 1)
+    blur = next(t for t in build_pipeline("strong_normalised_blur", layout="ntu25") if isinstance(t, GaussianBlur))
+    params = {"on": torch.ones(2, dtype=torch.bool), "sigma": torch.tensor([2.0, 2.0])}
+    out = blur.apply(ones, params)
+    assert torch.allclose(out[:, :, 7:-7], ones[:, :, 7:-7], atol=1e-5)
+
+
 def test_pipeline_from_yaml_file_dict_and_list(tmp_path, x):
     path = tmp_path / "mine.yaml"
     path.write_text(
