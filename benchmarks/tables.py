@@ -125,6 +125,10 @@ def nucla_actclr(name: str = "nucla_actclr") -> str:
     return _script("nucla_actclr").table(records, methods).rstrip()
 
 
+def nucla_ssl_probe_seeds() -> str:
+    return _script("probe_seeds").table(_load("nucla_ssl_probe_seeds")).rstrip()
+
+
 def gao_grid() -> str:
     return _script("gao_grid").table(_load("gao_grid")).rstrip()
 
@@ -157,6 +161,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "supervised_nucla": supervised_nucla,
     "nucla_ladder": nucla_ladder,
     "nucla_ssl": nucla_ssl,
+    "nucla_ssl_probe_seeds": nucla_ssl_probe_seeds,
     "nucla_ssl_crossclr_recipe": lambda: nucla_ssl("nucla_ssl_crossclr_recipe"),
     "simclr_nucla": lambda: nucla_ssl("simclr_nucla"),
     "main_job": main_job,
