@@ -170,6 +170,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "nucla_actclr_v1": lambda: nucla_actclr("nucla_actclr_v1"),
     "nucla_actclr_sgd": lambda: nucla_actclr("nucla_actclr_sgd"),
     "nucla_actclr_release": lambda: nucla_actclr("nucla_actclr_release"),
+    "nucla_actclr_tact_blur": lambda: nucla_actclr("nucla_actclr_tact_blur"),
     "gao_grid": gao_grid,
     "mcc_ablation": mcc_ablation,
     "semi_nucla": semi_nucla,
