@@ -79,8 +79,11 @@ def ensembles(grid: Grid, runs: dict[tuple[str, str], Path], args: argparse.Name
         sources = [runs.get((method, v)) for v in ("joint", "motion", "bone")]
         if any(s is None for s in sources):
             continue
+        # A variant's streams are its own runs, so its ensemble is its own too (not the shipped config's).
+        variant = method == "actclr" and bool(args.actclr_overrides)
+        tag = f"{method}_{args.actclr_suffix}" if variant else method
         for probe in PROBES:
-            out = Path(args.work) / f"ensemble_{method}_{probe}"
+            out = Path(args.work) / f"ensemble_{tag}_{probe}"
             cmd = ["ensemble", *map(str, sources), "--weights", "1", "1", "1", "--protocol", probe, "--out", str(out)]
             if not (out / "results.json").exists() and all((s / "eval" / probe / "results.json").exists()
                                                          for s in sources):
@@ -90,7 +93,9 @@ def ensembles(grid: Grid, runs: dict[tuple[str, str], Path], args: argparse.Name
                 records.append({"dataset": r["dataset"], "method": method, "variant": method,
                                 "view": "joint+motion+bone", "protocol": probe, "encoder": "pretrained",
                                 "top1": round(r["top1"], 2), "top5": round(r["top5"], 2), "epochs": args.epochs,
-                                "seed": args.seed, "command": "skelssl " + shlex.join(cmd)})
+                                "seed": args.seed, "command": "skelssl " + shlex.join(cmd),
+                                **({"actclr_variant": {"overrides": args.actclr_overrides,
+                                                       "suffix": args.actclr_suffix}} if variant else {})})
     return records
 
 

@@ -80,3 +80,44 @@ def test_actclr_variant_runs_beside_the_shared_stage1_and_needs_its_own_results_
     proc = subprocess.run([sys.executable, str(BENCH / "nucla_actclr.py"), "--data", "prepared", "--work", "runs/x",
                            "--dry-run", *args], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 2 and "its own --results file" in proc.stderr
+
+
+def test_actclr_variant_ensembles_its_own_streams(tmp_path):
+    # A variant's 3-stream ensemble reads the variant's runs and writes its own directory and
+    # labelled record; the shipped config's ensemble is untouched.
+    sys.path.insert(0, str(BENCH))
+    try:
+        import argparse
+        import json
+
+        import nucla_actclr
+    finally:
+        sys.path.remove(str(BENCH))
+
+    class FakeGrid:
+        def __init__(self):
+            self.commands = []
+
+        def skelssl(self, cmd, log):
+            self.commands.append(cmd)
+            out = Path(cmd[cmd.index("--out") + 1])
+            out.mkdir(parents=True)
+            (out / "results.json").write_text(json.dumps({"dataset": "nucla", "top1": 66.0, "top5": 90.0}))
+
+    runs = {}
+    for view in ("joint", "motion", "bone"):
+        run = tmp_path / f"actclr_{view}_v"
+        for probe in nucla_actclr.PROBES:
+            (run / "eval" / probe).mkdir(parents=True)
+            (run / "eval" / probe / "results.json").write_text("{}")
+        runs[("actclr", view)] = run
+    args = argparse.Namespace(methods=["actclr"], work=str(tmp_path), actclr_overrides=["method.x=1"],
+                              actclr_suffix="v", epochs=20, seed=0)
+    grid = FakeGrid()
+    records = nucla_actclr.ensembles(grid, runs, args)
+    assert len(grid.commands) == len(nucla_actclr.PROBES)
+    assert all(str(runs[("actclr", "bone")]) in cmd and str(tmp_path / "ensemble_actclr_v_") in " ".join(cmd)
+               for cmd in grid.commands)
+    assert len(records) == len(nucla_actclr.PROBES)
+    assert all(r["actclr_variant"]["suffix"] == "v" and r["view"] == "joint+motion+bone" for r in records)
+    assert not (tmp_path / "ensemble_actclr_knn").exists()
