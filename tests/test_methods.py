@@ -287,6 +287,21 @@ def test_snapshot_survives_enqueue_for_backward() -> None:
     assert not torch.equal(snap, mem.queue)
 
 
+def test_queue_cone_is_the_mean_cosine_between_distinct_entries() -> None:
+    # Hand-made unit keys: e1, e1, e2, -e1 -> pairs (12)=1, (13)=0, (14)=-1, (23)=0, (24)=-1, (34)=0: mean -1/6.
+    mem = MemoryQueue(4, 2)
+    mem.queue.copy_(torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]))
+    assert mem.cone().item() == pytest.approx(-1 / 6)
+    g = torch.Generator().manual_seed(0)
+    mem = MemoryQueue(50, 8)
+    mem.queue.copy_(F.normalize(torch.randn(50, 8, generator=g), dim=1))
+    sims = mem.queue @ mem.queue.t()
+    off = ~torch.eye(50, dtype=torch.bool)
+    assert mem.cone().item() == pytest.approx(sims[off].mean().item(), abs=1e-6)
+    mem.queue.copy_(F.normalize(torch.ones(50, 8), dim=1))  # collapsed: every key the same
+    assert mem.cone().item() == pytest.approx(1.0, abs=1e-6)
+
+
 # ---------------------------------------------------------------------------- momentum
 
 
@@ -351,6 +366,7 @@ def test_skeletonclr_step_shapes_and_queue(view: str) -> None:
     assert {"loss", "acc", "pos_sim"} <= set(out)
     assert out["loss"].dim() == 0 and out["loss"].requires_grad
     assert m.queue.ptr.item() == 6
+    assert out["memory_cone"].item() == pytest.approx(m.queue.cone().item())  # logged after the enqueue
     out["loss"].backward()
     assert any(p.grad is not None for p in m.query.parameters())
     assert all(p.grad is None for p in m.key.parameters())

@@ -62,6 +62,19 @@ class MemoryQueue(nn.Module):
         return self.snapshot()
 
     @torch.no_grad()
+    def cone(self) -> Tensor:
+        """Mean cosine similarity between distinct entries: ~0 spread over the sphere, 1 all the same (collapse).
+
+        ``Σ_{i≠j} k_i·k_j = |Σ_i k_i|² − Σ_i |k_i|²``, so it costs one pass over the queue, not K².
+        """
+        keys = self.queue.float()
+        n = keys.shape[0]
+        if n < 2:
+            return torch.zeros((), device=keys.device)
+        total = keys.sum(dim=0)
+        return (total.dot(total) - keys.pow(2).sum()) / (n * (n - 1))
+
+    @torch.no_grad()
     def enqueue(self, keys: Tensor) -> None:
         """Append ``keys`` ``(B, D)`` (gathered from all ranks first), overwriting the oldest entries."""
         if keys.dim() != 2 or keys.shape[1] != self.dim:

@@ -339,7 +339,7 @@ class ActCLR(MomentumMethod):
             loss = similarity_mining_loss(z_q, z_k, bank, self.tau_q, self.tau_k, **self.mining_options)
         self.bank.enqueue(z_k)
         out = {"loss": loss, "pos_sim": (z_q.detach() * z_k).sum(dim=1).mean(),
-               "stage1": torch.tensor(float(warmup), device=loss.device)}
+               "stage1": torch.tensor(float(warmup), device=loss.device), "memory_cone": self.bank.cone()}
         if act is not None:
             out["actionlet_share"] = act.mask.mean()
         return out

@@ -127,7 +127,7 @@ class AimCLR(MoCoBranch, MomentumMethod):
         with torch.no_grad():
             acc = (logits.argmax(dim=1) == 0).float().mean()
         return {"loss": nce + ddm, "nce": nce.detach(), "ddm": ddm.detach(), "acc": acc,
-                "mining": torch.tensor(float(mining), device=nce.device)}
+                "mining": torch.tensor(float(mining), device=nce.device), "memory_cone": self.queue.cone()}
 
     def backbones(self) -> dict[str, nn.Module]:
         return {self.view: self.query.backbone}

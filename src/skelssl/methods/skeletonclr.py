@@ -103,7 +103,8 @@ class SkeletonCLR(MoCoBranch, MomentumMethod):
         with torch.no_grad():
             acc = (logits.argmax(dim=1) == 0).float().mean()
             pos_sim = logits[:, 0].mean() * self.temperature
-        return {"loss": loss, "acc": acc, "pos_sim": pos_sim}
+        # memory_cone: mean cosine between queue entries, the collapse signal (1 = one point).
+        return {"loss": loss, "acc": acc, "pos_sim": pos_sim, "memory_cone": self.queue.cone()}
 
     def backbones(self) -> dict[str, nn.Module]:
         return {self.view: self.query.backbone}
