@@ -519,9 +519,13 @@ codes = [main(sys.argv[1:] + ["--run-dir", os.environ["FULL_RUN"]]),
 report.update(codes=codes)
 Path(os.environ["REPORT_DIR"], f"rank{{rank}}.json").write_text(json.dumps(report))
 # Leave the group together: a process exiting with gloo's threads alive can abort at teardown
-# ("terminate called without an active exception") after all its work is done.
+# ("terminate called without an active exception") after all its work is done. os._exit then skips
+# the interpreter's teardown, where a C++ thread still joinable at static destruction aborts under load.
 torch.distributed.barrier()
 cleanup_distributed()
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(0)
 """
 
 DDP_CONFIG = """
