@@ -212,13 +212,18 @@ def test_random_skeleton_mix_mixes_each_sample_with_its_drawn_mode():
     assert set(params["mode"].tolist()) <= {0, 1, 2}
 
 
-def similarity_mining_by_loop(z_q, z_k, bank, tau_q, tau_k):
+def similarity_mining_by_loop(z_q, z_k, bank, tau_q, tau_k, power=1, topk=None, ceiling=None):
+    """Eq. 9 entry by entry; ``power``, ``topk``, ``ceiling``: the release's variant (squared online
+    similarities, near-copies above the ceiling dropped, the top-k bank entries nearest the key kept)."""
     total = 0.0
     for n in range(z_q.shape[0]):
-        sq = [float(z_q[n] @ mj) / tau_q for mj in bank]
-        sk = [float(z_k[n] @ mj) / tau_k for mj in bank]
+        sk = [float(z_k[n] @ mj) for mj in bank]
+        sk = [-1.0 if ceiling is not None and s > ceiling else s for s in sk]
+        keep = sorted(range(len(sk)), key=lambda j: -sk[j])[:topk]
+        sq = [float(z_q[n] @ bank[j]) ** power / tau_q for j in keep]
+        tk = [sk[j] / tau_k for j in keep]
         pq = [math.exp(s) / sum(math.exp(u) for u in sq) for s in sq]
-        pk = [math.exp(s) / sum(math.exp(u) for u in sk) for s in sk]
+        pk = [math.exp(s) / sum(math.exp(u) for u in tk) for s in tk]
         total += -sum(k * math.log(q) for k, q in zip(pk, pq))
     return total / z_q.shape[0]
 
@@ -241,28 +246,13 @@ def test_similarity_mining_loss_equals_eq_9_computed_in_a_loop():
     assert torch.all(rises[favoured])
 
 
-def release_similarity_mining_by_loop(z_q, z_k, bank, tau_q, tau_k, topk, ceiling):
-    """The released variant entry by entry: squared online similarities, near-copies dropped, top-k kept."""
-    total = 0.0
-    for n in range(z_q.shape[0]):
-        sk = [float(z_k[n] @ mj) for mj in bank]
-        sk = [-1.0 if s > ceiling else s for s in sk]
-        keep = sorted(range(len(sk)), key=lambda j: -sk[j])[:topk]
-        sq = [float(z_q[n] @ bank[j]) ** 2 / tau_q for j in keep]
-        tk = [sk[j] / tau_k for j in keep]
-        pq = [math.exp(s) / sum(math.exp(u) for u in sq) for s in sq]
-        pk = [math.exp(s) / sum(math.exp(u) for u in tk) for s in tk]
-        total += -sum(k * math.log(q) for k, q in zip(pk, pq))
-    return total / z_q.shape[0]
-
-
 def test_release_similarity_mining_squares_online_sims_and_keeps_the_top_k_below_the_ceiling():
     g = torch.Generator().manual_seed(1)
     z_q, z_k = (F.normalize(torch.randn(3, 4, generator=g), dim=1) for _ in range(2))
     bank = F.normalize(torch.randn(9, 4, generator=g), dim=1)
     bank[0] = z_k[0]  # a near-copy of a key (its own earlier entry): dropped by the ceiling
     loss = similarity_mining_loss(z_q, z_k, bank, 0.1, 0.04, query_power=2, bank_topk=4, target_ceiling=0.95)
-    ref = release_similarity_mining_by_loop(z_q, z_k, bank, 0.1, 0.04, topk=4, ceiling=0.95)
+    ref = similarity_mining_by_loop(z_q, z_k, bank, 0.1, 0.04, power=2, topk=4, ceiling=0.95)
     assert loss.item() == pytest.approx(ref, rel=1e-5)
     # Without the options it is eq. 9 again, and the options change the value.
     plain = similarity_mining_loss(z_q, z_k, bank, 0.1, 0.04)

@@ -808,6 +808,16 @@ def test_normalised_blur_pipelines_differ_from_aimclrs_only_in_the_blur_kernel()
     assert torch.allclose(out[:, :, 7:-7], ones[:, :, 7:-7], atol=1e-5)
 
 
+def test_include_sets_parameters_of_the_transforms_it_splices_in():
+    spec = {"transforms": [{"include": "skeletonclr", "set": {"shear": {"beta": 0.1}}}]}
+    crop, shear = build_pipeline(spec, layout="ntu25")
+    assert isinstance(shear, Shear) and shear.beta == 0.1 and crop.padding_ratio == 6
+    with pytest.raises(ValueError, match="did you mean 'shear'"):
+        build_pipeline({"transforms": [{"include": "skeletonclr", "set": {"shaer": {"beta": 0.1}}}]}, layout="ntu25")
+    with pytest.raises(ValueError, match="only 'include' and 'set'"):
+        build_pipeline({"transforms": [{"include": "skeletonclr", "p": 0.5}]}, layout="ntu25")
+
+
 def test_pipeline_from_yaml_file_dict_and_list(tmp_path, x):
     path = tmp_path / "mine.yaml"
     path.write_text(

@@ -5,7 +5,8 @@
 For each run's last checkpoint, prints one JSON line:
 
 * ``memory_cone``: the mean cosine similarity between distinct entries of the
-  run's memory (MoCo queue or ActCLR bank). Near 0: spread over the sphere;
+  run's memory (MoCo queue or ActCLR bank; ``MemoryQueue.cone``, which the
+  methods also log during training). Near 0: spread over the sphere;
   1: every embedding the same (collapse).
 * ``key_to_memory_mean`` / ``key_to_memory_std``: cosine similarities of fresh
   keys (one training batch, the run's own augmentation, key encoder) to the
@@ -39,7 +40,8 @@ def measure(run: Path, tau_k: float, batch_size: int = 64) -> dict:
     method = build_method(cfg.method, prepared)
     load_method_weights(method, run / "checkpoints" / "last.safetensors")
     method.train()  # BatchNorm on batch statistics, as in training
-    memory = (method.bank if hasattr(method, "bank") else method.queue).snapshot()
+    queue = method.bank if hasattr(method, "bank") else method.queue
+    memory = queue.snapshot()
     data = SkeletonDataset(prepared, protocol=cfg.data.protocol, part="train", sampling="random")
     x = next(iter(DataLoader(data, batch_size=batch_size, shuffle=True)))[0]
     _, x_k = method.augment_pair(x)
@@ -47,9 +49,7 @@ def measure(run: Path, tau_k: float, batch_size: int = 64) -> dict:
     sim = keys @ memory.t()
     target = (sim / tau_k).softmax(dim=1)
     entropy = -(target * target.clamp_min(1e-12).log()).sum(dim=1).mean().item()
-    pairs = memory @ memory.t()
-    off_diagonal = ~torch.eye(len(memory), dtype=torch.bool)
-    return {"run": str(run), "memory_cone": round(pairs[off_diagonal].mean().item(), 3),
+    return {"run": str(run), "memory_cone": round(queue.cone().item(), 3),
             "key_to_memory_mean": round(sim.mean().item(), 3), "key_to_memory_std": round(sim.std(dim=1).mean().item(), 3),
             "tau_k": tau_k, "target_entropy_share": round(entropy / math.log(len(memory)), 3)}
 

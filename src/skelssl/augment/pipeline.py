@@ -3,13 +3,16 @@
 A pipeline spec is a mapping with a ``transforms`` list; each entry is either a
 transform (``{"name": <registered name>, **constructor kwargs}``) or
 ``{"include": <pipeline name or YAML path>}``, which splices in another
-pipeline's transforms (``strong`` starts by including ``skeletonclr``). Shipped
+pipeline's transforms (``strong`` starts by including ``skeletonclr``). An
+include may also ``set`` parameters of the transforms it splices in, by name:
+``{"include": "extreme", "set": {"gaussian_blur": {"normalize": true}}}``. Shipped
 pipelines live in ``skelssl/configs/augment/<name>.yaml``; adding a YAML file
 there is all it takes to add one.
 """
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -168,12 +171,30 @@ def _expand(entries: Sequence[Any], depth: int) -> list[Mapping[str, Any]]:
     out: list[Mapping[str, Any]] = []
     for entry in entries:
         if isinstance(entry, Mapping) and "include" in entry:
-            if len(entry) != 1:
-                raise ValueError(f"an include entry takes no other keys, got {dict(entry)!r}")
-            out.extend(_expand(load_pipeline_spec(entry["include"])["transforms"], depth + 1))
+            extra = sorted(set(entry) - {"include", "set"})
+            if extra:
+                raise ValueError(f"an include entry takes only 'include' and 'set', got {extra} in {dict(entry)!r}")
+            included = _expand(load_pipeline_spec(entry["include"])["transforms"], depth + 1)
+            out.extend(_set_params(included, entry.get("set") or {}, entry["include"]))
         else:
             out.append(entry)
     return out
+
+
+def _set_params(transforms: list[Mapping[str, Any]], changes: Mapping[str, Any], source: Any) -> list[Mapping[str, Any]]:
+    """``transforms`` with an include's ``set`` applied: ``{transform name: {parameter: value}}``."""
+    if not isinstance(changes, Mapping):
+        raise ValueError(f"include {source!r}: 'set' must map transform names to parameters, got {changes!r}")
+    names = [t.get("name") for t in transforms]
+    for name, params in changes.items():
+        if name not in names:
+            close = difflib.get_close_matches(str(name), [str(n) for n in names], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"include {source!r}: 'set' names {name!r}, which it does not contain "
+                             f"(it has {names}){hint}")
+        if not isinstance(params, Mapping) or "name" in params:
+            raise ValueError(f"include {source!r}: 'set' of {name!r} must be a mapping of parameters, got {params!r}")
+    return [{**t, **changes.get(t.get("name"), {})} for t in transforms]
 
 
 def build_pipeline(source: PipelineSource, layout: SkeletonLayout | str | None = None) -> Compose:
