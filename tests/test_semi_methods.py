@@ -77,7 +77,8 @@ def test_detached_centre_target_leaves_the_aggregation_to_the_centre_cross_entro
     assert out["loss_kl"] > 0
     kl_grads = torch.autograd.grad(method.unlabeled_loss(
         y_l=torch.tensor([0, 1, 2, 0]), t_l=torch.randn(4, 8), x_u=torch.randn(4, 3, 6, 20, 1),
-        t_u=torch.randn(4, 8, requires_grad=True), i_u=torch.arange(4, 8))["loss_kl"],
+        t_u=torch.randn(4, 8, requires_grad=True), i_u=torch.arange(4, 8), key_l=torch.randn(4, 8),
+        key_u=torch.randn(4, 8))["loss_kl"],
         list(method.aggregation.parameters()), allow_unused=True)
     moved = any(g is not None and g.abs().sum() > 0 for g in kl_grads)
     assert moved != detach
@@ -106,6 +107,45 @@ def test_batch_updates_the_bank_rows_it_saw():
     method(_batch(), 0)
     changed = (method.bank.features != before).any(dim=1)
     assert changed[:8].all() and not changed[8:].any()
+
+
+@pytest.mark.parametrize("bank_input", ["clean", "augmented"])
+def test_bank_holds_features_of_the_unaugmented_sequence_unless_asked_otherwise(bank_input):
+    # With a rotation augmentation, each bank row would otherwise come from its own random view.
+    torch.manual_seed(0)
+    method = _ready(_method("assl", augment="view_rotation", bank_input=bank_input))
+    batch = _batch()
+    torch.manual_seed(3)
+    method(batch, 0)
+    torch.manual_seed(3)  # replay the frame sampling and the rotation of that step
+    raw_l = method.sample_frames(batch["x_l"])
+    rotated_l = method.augment(raw_l)
+    raw_u = method.sample_frames(batch["x_u"])
+    rotated_u = method.augment(raw_u)
+    with torch.no_grad():
+        clean = method.embed(torch.cat((raw_l, raw_u)))[1]
+        rotated = method.embed(torch.cat((rotated_l, rotated_u)))[1]
+    # forward() does not step the optimiser, so the weights that filled the bank are these.
+    expected, other = (clean, rotated) if bank_input == "clean" else (rotated, clean)
+    assert torch.allclose(method.bank.features[:8], expected, atol=1e-6)
+    assert not torch.allclose(method.bank.features[:8], other, atol=1e-3)
+
+
+def test_bank_input_leaves_methods_without_neighbours_unchanged():
+    # S4L never searches neighbours: its losses and bank are the same whatever bank_input says.
+    outs = []
+    for bank_input in ("clean", "augmented"):
+        torch.manual_seed(0)
+        method = _ready(_method("s4l", augment="view_rotation", bank_input=bank_input))
+        torch.manual_seed(3)
+        outs.append((method(_batch(), 0), method.bank.features.clone()))
+    (a, bank_a), (b, bank_b) = outs
+    assert torch.equal(a["loss"], b["loss"]) and torch.equal(bank_a, bank_b)
+
+
+def test_bank_input_rejects_an_unknown_value():
+    with pytest.raises(ValueError, match="bank_input must be 'clean' or 'augmented'"):
+        _method("assl", bank_input="raw")
 
 
 def test_neighbourhood_quality_counts_neighbours_with_the_anchor_label():

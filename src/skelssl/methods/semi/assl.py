@@ -73,6 +73,7 @@ class ASSL(SemiSupervisedMethod):
         super().__init__(num_classes, num_samples, **kwargs)
         self.inpaint, self.neighbourhood, self.adversarial = bool(inpaint), bool(neighbourhood), bool(adversarial)
         self.uses_unlabeled = self.inpaint or self.neighbourhood or self.adversarial
+        self.searches_neighbours = self.neighbourhood
         self.lambda1, self.lambda2 = float(lambda1), float(lambda2)
         self.detach_centre_target = bool(detach_centre_target)
         # L_CE^c (eq. 4) switched off alone: an ablation the paper does not run (docs/semi.md).
@@ -88,14 +89,15 @@ class ASSL(SemiSupervisedMethod):
         if self.adversarial:
             self.discriminator = Discriminator(dim, hidden_dim=discriminator_hidden)
 
-    def unlabeled_loss(self, *, y_l: Tensor, t_l: Tensor, x_u: Tensor, t_u: Tensor, i_u: Tensor) -> dict[str, Tensor]:
+    def unlabeled_loss(self, *, y_l: Tensor, t_l: Tensor, x_u: Tensor, t_u: Tensor, i_u: Tensor,
+                       key_l: Tensor, key_u: Tensor) -> dict[str, Tensor]:
         terms: dict[str, Tensor] = {}
         if self.inpaint:
             masked = self.masker(x_u).x
             restored = self.decoder(masked, self.encoder(masked))
             terms["loss_inp"] = self.lambda1 * F.mse_loss(restored, x_u)
         if self.neighbourhood:
-            kl, ce = self.neighbourhood_losses(y_l, t_l, t_u, i_u)
+            kl, ce = self.neighbourhood_losses(y_l, t_l, t_u, i_u, key_l, key_u)
             terms["loss_kl"] = self.lambda1 * kl
             if self.centre_ce:
                 terms["loss_cec"] = self.lambda1 * ce
@@ -103,15 +105,19 @@ class ASSL(SemiSupervisedMethod):
             terms["loss_adv"] = self.lambda2 * adversarial_loss(self.discriminator, t_l, t_u)
         return terms
 
-    def neighbourhood_losses(self, y_l: Tensor, t_l: Tensor, t_u: Tensor, i_u: Tensor) -> tuple[Tensor, Tensor | None]:
-        """``(L_KL, L_CE^c)`` for a batch, neighbours taken from the bank (``L_CE^c`` None when switched off)."""
+    def neighbourhood_losses(self, y_l: Tensor, t_l: Tensor, t_u: Tensor, i_u: Tensor, key_l: Tensor,
+                             key_u: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``(L_KL, L_CE^c)`` for a batch, neighbours taken from the bank (``L_CE^c`` None when switched off).
+
+        Neighbours are searched with the keys (``bank_input``); the losses use the training features.
+        """
         bank = self.bank.features
         unlabeled, labeled = self.unlabeled_rows(), self.labeled_rows()
         n, k = len(t_u), self.k
         # Unlabeled anchors: centre over unlabeled neighbours, positives via the nearest labeled sample.
-        nb_u = bank[nearest_neighbours(t_u.detach(), bank, unlabeled, k, exclude=i_u)]  # (N, K, D)
+        nb_u = bank[nearest_neighbours(key_u, bank, unlabeled, k, exclude=i_u)]  # (N, K, D)
         centre_u = local_centre(neighbour_weights(self.aggregation, t_u, nb_u), nb_u)
-        proxy = self.bank.label[nearest_neighbours(t_u.detach(), bank, labeled, 1)[:, 0]]
+        proxy = self.bank.label[nearest_neighbours(key_u, bank, labeled, 1)[:, 0]]
         proxy_nb = self.bank.label[nearest_neighbours(nb_u.reshape(n * k, -1), bank, labeled, 1)[:, 0]].view(n, k)
         centre_logits = self.classifier(centre_u)
         if self.detach_centre_target:
@@ -121,6 +127,6 @@ class ASSL(SemiSupervisedMethod):
         if not self.centre_ce:
             return kl, None
         # Labeled anchors: the centre of their unlabeled neighbours must carry their label.
-        nb_l = bank[nearest_neighbours(t_l.detach(), bank, unlabeled, k)]
+        nb_l = bank[nearest_neighbours(key_l, bank, unlabeled, k)]
         centre_l = local_centre(neighbour_weights(self.aggregation, t_l, nb_l), nb_l)
         return kl, centre_cross_entropy(self.classifier(centre_l), y_l)
