@@ -142,6 +142,39 @@ def test_vat_perturbation_has_norm_eps_and_finds_the_sensitive_direction():
     assert loss.item() == pytest.approx(float((p * (p / q).log()).sum()), rel=1e-3)
 
 
+@pytest.mark.parametrize("xi, works", [(None, True), (1e-6, False)])
+def test_vat_default_finite_difference_step_survives_float32_rounding(xi, works):
+    # The power iteration's step xi * d is spread over every coordinate of a clip. At Miyato et al.'s
+    # 1e-6 it falls below float32's resolution of joint coordinates near 1: the gradient is zero and
+    # so is the perturbation (N-UCLA's VAT runs had a VAT loss of ~1e-3 and trained as supervised-only).
+    # The default step must find a direction far more harmful than a random one.
+    from skelssl.methods import create_method
+    from skelssl.losses.semi import kl_from_logits
+
+    torch.manual_seed(0)
+    vat = create_method("vat", num_classes=4, num_samples=8, layout="kinect20", num_frames=None,
+                        encoder={"name": "bigru", "hidden_size": 16, "num_layers": 1}, translation_dim=8,
+                        classifier_hidden=8)
+    x = 1.0 + 0.5 * torch.randn(6, 3, 40, 20, 1, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        logits = vat.logits(x)
+    seen = []
+
+    def model(inp):
+        seen.append(inp.detach())
+        return vat.logits(inp)
+
+    step = vat.xi if xi is None else xi
+    adversarial = vat_loss(model, x, logits, eps=1.0, xi=step, generator=torch.Generator().manual_seed(2)).item()
+    # A lost step leaves a zero gradient, and the perturbation itself vanishes.
+    perturbation = (seen[-1] - x).flatten(1).norm(dim=1)
+    assert torch.allclose(perturbation, torch.ones(6), atol=1e-3) == works
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        random = kl_from_logits(logits, vat.logits(x + noise / noise.flatten(1).norm(dim=1).view(-1, 1, 1, 1, 1)))
+    assert (adversarial > 10 * random.mean().item()) == works
+
+
 def test_feature_bank_overwrites_rows_and_tracks_filled():
     bank = FeatureBank(5, 2)
     bank.update(torch.tensor([1, 3]), torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
