@@ -115,6 +115,21 @@ def test_adversarial_signs_discriminator_descends_features_ascend():
     assert after > expected
 
 
+def test_one_sided_adversarial_moves_only_the_unlabeled_features():
+    torch.manual_seed(0)
+    disc = nn.Linear(3, 1)
+    disc_fn = lambda z: disc(z).squeeze(-1)  # noqa: E731
+    lab, unl = torch.randn(4, 3, requires_grad=True), torch.randn(5, 3, requires_grad=True)
+    adversarial_loss(disc_fn, lab, unl).backward()
+    both_disc, both_unl = disc.weight.grad.clone(), unl.grad.clone()
+    disc.zero_grad()
+    lab1, unl1 = lab.detach().requires_grad_(), unl.detach().requires_grad_()
+    one_sided = adversarial_loss(disc_fn, lab1, unl1, move_labeled=False)
+    one_sided.backward()
+    assert lab1.grad is None  # no gradient reaches what produced the labeled features
+    assert torch.allclose(unl1.grad, both_unl) and torch.allclose(disc.weight.grad, both_disc)
+
+
 def test_entropy_of_uniform_and_one_hot():
     assert entropy_from_logits(torch.zeros(2, 4)).item() == pytest.approx(math.log(4))
     assert entropy_from_logits(torch.tensor([[100.0, 0.0, 0.0]])).item() == pytest.approx(0.0, abs=1e-6)

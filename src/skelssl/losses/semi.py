@@ -112,14 +112,20 @@ def grad_reverse(x: Tensor, scale: float = 1.0) -> Tensor:
     return _GradReverse.apply(x, scale)
 
 
-def adversarial_loss(discriminator: nn.Module, labeled: Tensor, unlabeled: Tensor) -> Tensor:
+def adversarial_loss(discriminator: nn.Module, labeled: Tensor, unlabeled: Tensor, *,
+                     move_labeled: bool = True) -> Tensor:
     """Eq. (6) through gradient reversal: BCE(D(h̄_l), 1) + BCE(D(h̄_u), 0).
 
     Minimising it trains ``discriminator`` to tell the two apart while the
     reversed gradient trains whatever produced ``labeled`` / ``unlabeled`` to
-    make them indistinguishable.
+    make them indistinguishable. ``move_labeled=False`` is the one-sided
+    version: the labeled features still train the discriminator but receive no
+    gradient, so only the unlabeled distribution is moved towards the labeled
+    one (the direction §3.4 describes), and the supervised loss alone places
+    the labeled features.
     """
-    logit_l = discriminator(grad_reverse(labeled))
+    labeled = grad_reverse(labeled) if move_labeled else labeled.detach()
+    logit_l = discriminator(labeled)
     logit_u = discriminator(grad_reverse(unlabeled))
     return (F.binary_cross_entropy_with_logits(logit_l, torch.ones_like(logit_l))
             + F.binary_cross_entropy_with_logits(logit_u, torch.zeros_like(logit_u)))

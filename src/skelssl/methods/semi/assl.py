@@ -68,6 +68,7 @@ class ASSL(SemiSupervisedMethod):
         discriminator_hidden: int = 256,
         detach_centre_target: bool = False,
         centre_ce: bool = True,
+        adversarial_moves_labeled: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(num_classes, num_samples, **kwargs)
@@ -78,6 +79,8 @@ class ASSL(SemiSupervisedMethod):
         self.detach_centre_target = bool(detach_centre_target)
         # L_CE^c (eq. 4) switched off alone: an ablation the paper does not run (docs/semi.md).
         self.centre_ce = bool(centre_ce)
+        # False: the one-sided reversal (only unlabeled features are pushed to look labeled).
+        self.adversarial_moves_labeled = bool(adversarial_moves_labeled)
         dim = self.translation.out_features
         if self.inpaint:
             enc = self.encoder
@@ -102,7 +105,8 @@ class ASSL(SemiSupervisedMethod):
             if self.centre_ce:
                 terms["loss_cec"] = self.lambda1 * ce
         if self.adversarial:
-            terms["loss_adv"] = self.lambda2 * adversarial_loss(self.discriminator, t_l, t_u)
+            terms["loss_adv"] = self.lambda2 * adversarial_loss(self.discriminator, t_l, t_u,
+                                                                   move_labeled=self.adversarial_moves_labeled)
         return terms
 
     def neighbourhood_losses(self, y_l: Tensor, t_l: Tensor, t_u: Tensor, i_u: Tensor, key_l: Tensor,
