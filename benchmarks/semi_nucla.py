@@ -183,6 +183,9 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1, help="CPU threads per run")
     p.add_argument("--collect-only", action="store_true")
     p.add_argument("--out", default=str(ROOT / "results" / "semi_nucla"))
+    p.add_argument("--variant", help="tag the records with this name and the overrides, and merge them into --out "
+                                     "(replacing that variant's earlier records) instead of rewriting it, e.g. "
+                                     "--variant 'K = 5' --out benchmarks/results/semi_nucla_variants")
     args = p.parse_args(argv)
     args.overrides = overrides
     work = Path(args.work)
@@ -200,6 +203,13 @@ def main() -> int:
     records = collect(work)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.variant:
+        records = [dict(r, variant=args.variant, overrides=overrides) for r in records]
+        path = out.with_suffix(".json")
+        kept = [r for r in json.loads(path.read_text()) if r.get("variant") != args.variant] if path.exists() else []
+        path.write_text(json.dumps(kept + records, indent=1) + "\n")
+        print(table(records))
+        return 0
     out.with_suffix(".json").write_text(json.dumps(records, indent=1) + "\n")
     md = table(records)
     out.with_suffix(".md").write_text(md)

@@ -140,8 +140,8 @@ def mcc_ablation() -> str:
     return script.table(records, tables).rstrip()
 
 
-def semi_nucla() -> str:
-    records = [r for r in _load("semi_nucla") if r.get("labels_per_class") == 15]
+def semi_nucla(name: str = "semi_nucla") -> str:
+    records = [r for r in _load(name) if r.get("labels_per_class") == 15]
     order = ["supervised", "pseudo_label", "vat", "vat_entmin", "s4l", "sup_inp_adv", "sup_nei", "sup_nei_adv",
              "sup_inp_nei", "assl"]
     rows = ["| method | 15 labels/class, ours: mean ± std (seeds) | per seed | paper |", "|---|---|---|---|"]
@@ -154,6 +154,24 @@ def semi_nucla() -> str:
         per_seed = " / ".join(f"{v:.1f}" for v in values)
         rows.append(f"| {mine[0]['label']} | {statistics.mean(values):.1f}{spread} (n={len(values)}) | {per_seed} | "
                     f"{_fmt(mine[0].get('paper'))} |")
+    return "\n".join(rows)
+
+
+def semi_nucla_variants() -> str:
+    """ASSL variants (one row each) against supervised-only of the main grid, paired by seed."""
+    supervised = {r["seed"]: r["top1"] for r in _load("semi_nucla")
+                  if r["method"] == "supervised" and r.get("labels_per_class") == 15 and r["epochs"] == 20}
+    rows = ["| ASSL variant | overrides | top-1: mean ± std (seeds) | per seed | minus supervised-only, paired | seeds won |",
+            "|---|---|---|---|---|---|"]
+    records = _load("semi_nucla_variants")
+    for variant in dict.fromkeys(r["variant"] for r in records):
+        mine = sorted((r for r in records if r["variant"] == variant), key=lambda r: r["seed"])
+        values = [r["top1"] for r in mine]
+        spread = f" ± {statistics.stdev(values):.1f}" if len(values) > 1 else ""
+        diffs = [r["top1"] - supervised[r["seed"]] for r in mine if r["seed"] in supervised]
+        rows.append(f"| {variant} | `{' '.join(mine[0]['overrides'])}` | {statistics.mean(values):.1f}{spread} "
+                    f"(n={len(values)}) | {' / '.join(f'{v:.1f}' for v in values)} | "
+                    f"{statistics.mean(diffs):+.1f} | {sum(d > 0 for d in diffs)}/{len(diffs)} |")
     return "\n".join(rows)
 
 
@@ -174,6 +192,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "gao_grid": gao_grid,
     "mcc_ablation": mcc_ablation,
     "semi_nucla": semi_nucla,
+    "semi_nucla_long": lambda: semi_nucla("semi_nucla_long"),
+    "semi_nucla_variants": semi_nucla_variants,
 }
 _BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
 

@@ -121,3 +121,27 @@ def test_actclr_variant_ensembles_its_own_streams(tmp_path):
     assert len(records) == len(nucla_actclr.PROBES)
     assert all(r["actclr_variant"]["suffix"] == "v" and r["view"] == "joint+motion+bone" for r in records)
     assert not (tmp_path / "ensemble_actclr_knn").exists()
+
+
+def test_semi_grid_variant_records_merge_into_their_file(tmp_path):
+    # semi_nucla.py --variant tags a work directory's runs with the variant and its overrides and
+    # replaces only that variant's earlier records in --out.
+    import json
+
+    run = tmp_path / "work" / "assl_15pc_seed3"
+    run.mkdir(parents=True)
+    (run / "results.json").write_text(json.dumps({
+        "config": {"method": {"name": "assl", "encoder": {"name": "bigru", "hidden_size": 128}}},
+        "dataset": "nucla", "seed": 3, "top1": 57.25, "top5": 90.0, "epochs": 20, "command": "skelssl semi assl"}))
+    out = tmp_path / "variants"
+    old = {"variant": "K = 5", "top1": 1.0, "seed": 3}
+    other = {"variant": "one-sided", "top1": 2.0, "seed": 3}
+    out.with_suffix(".json").write_text(json.dumps([old, other]))
+    proc = subprocess.run([sys.executable, str(BENCH / "semi_nucla.py"), "--work", str(tmp_path / "work"),
+                           "--collect-only", "--variant", "K = 5", "--out", str(out), "--", "method.neighbours=5"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    records = json.loads(out.with_suffix(".json").read_text())
+    assert records[0] == other and len(records) == 2
+    new = records[1]
+    assert (new["variant"], new["overrides"], new["top1"], new["seed"]) == ("K = 5", ["method.neighbours=5"], 57.25, 3)
