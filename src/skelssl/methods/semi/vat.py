@@ -5,7 +5,7 @@ with ``‖r_adv‖ = eps`` per sample, found by power iteration on the input
 sequence (after frame sampling). ``eps`` = 1.0 by default: spread over the
 40 × 60 coordinates of an N-UCLA clip (``agc_lstm`` units) it is 0.02 per
 coordinate, a third of the RMS displacement between consecutive frames
-(0.07), and it already flips 31 % of a trained supervised network's
+(0.07), and it already flips a third of a trained supervised network's
 predictions on its own training clips.
 
 ``xi`` is the power iteration's finite-difference step. Miyato et al.'s 1e-6,
@@ -13,7 +13,7 @@ spread over 2,400 coordinates, is below float32's resolution of coordinates
 near 1: ``x + xi·d`` rounds back to ``x``, the gradient is zero and so is
 ``r_adv`` (the first N-UCLA grid trained "VAT" as supervised-only this way).
 0.1 is ten times smaller than ``eps`` and far above the rounding; on a trained
-N-UCLA network the direction it finds is as harmful as the one from 1e-3 (KL
+N-UCLA network (supervised-only, seed 0) the direction it finds is as harmful as the one from 1e-3 (KL
 0.59 at eps 1, against 3e-4 for a random direction; docs/semi.md).
 """
 
