@@ -204,6 +204,10 @@ def main() -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.variant:
+        missing = sorted({o for r in records for o in overrides if o not in r["command"].split()})
+        if missing or not overrides:
+            raise SystemExit(f"--variant {args.variant!r}: give the overrides its runs used after '--' "
+                             f"({'none given' if not overrides else f'not in their commands: {missing}'})")
         records = [dict(r, variant=args.variant, overrides=overrides) for r in records]
         path = out.with_suffix(".json")
         kept = [r for r in json.loads(path.read_text()) if r.get("variant") != args.variant] if path.exists() else []

@@ -132,7 +132,7 @@ def test_semi_grid_variant_records_merge_into_their_file(tmp_path):
     run.mkdir(parents=True)
     (run / "results.json").write_text(json.dumps({
         "config": {"method": {"name": "assl", "encoder": {"name": "bigru", "hidden_size": 128}}},
-        "dataset": "nucla", "seed": 3, "top1": 57.25, "top5": 90.0, "epochs": 20, "command": "skelssl semi assl"}))
+        "dataset": "nucla", "seed": 3, "top1": 57.25, "top5": 90.0, "epochs": 20, "command": "skelssl semi assl --quiet method.neighbours=5"}))
     out = tmp_path / "variants"
     old = {"variant": "K = 5", "top1": 1.0, "seed": 3}
     other = {"variant": "one-sided", "top1": 2.0, "seed": 3}
@@ -143,5 +143,10 @@ def test_semi_grid_variant_records_merge_into_their_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
     records = json.loads(out.with_suffix(".json").read_text())
     assert records[0] == other and len(records) == 2
+    # Overrides the runs did not use are refused: the tag would misdescribe them.
+    wrong = subprocess.run([sys.executable, str(BENCH / "semi_nucla.py"), "--work", str(tmp_path / "work"),
+                            "--collect-only", "--variant", "K = 3", "--out", str(out), "--", "method.neighbours=3"],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert wrong.returncode != 0 and "not in their commands: ['method.neighbours=3']" in wrong.stderr
     new = records[1]
     assert (new["variant"], new["overrides"], new["top1"], new["seed"]) == ("K = 5", ["method.neighbours=5"], 57.25, 3)
