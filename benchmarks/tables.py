@@ -193,6 +193,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "mcc_ablation": mcc_ablation,
     "semi_nucla": semi_nucla,
     "semi_nucla_long": lambda: semi_nucla("semi_nucla_long"),
+    "semi_nucla_hidden512": lambda: semi_nucla("semi_nucla_hidden512"),
+    "semi_nucla_paper_schedule": lambda: semi_nucla("semi_nucla_paper_schedule"),
     "semi_nucla_variants": semi_nucla_variants,
 }
 _BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
