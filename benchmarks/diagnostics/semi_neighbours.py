@@ -32,13 +32,9 @@ import torch
 from skelssl.api.semi_supervised import _chunks, _clip_frames
 from skelssl.data.canonical import open_prepared
 from skelssl.data.dataset import load_clips
-from skelssl.losses.semi import kl_from_logits, nearest_neighbours
+from skelssl.losses.semi import _unit, kl_from_logits, nearest_neighbours
 from skelssl.methods.base import DatasetInfo, build_method
 from skelssl.protocols.encoders import load_method_weights, read_run_config
-
-
-def _unit(d: torch.Tensor) -> torch.Tensor:
-    return d / d.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (d.dim() - 1)))
 
 
 @torch.no_grad()

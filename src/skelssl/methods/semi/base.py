@@ -120,10 +120,11 @@ class SemiSupervisedMethod(Method):
     def sample_frames(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return x if self.frame_sampler is None else self.frame_sampler(x, generator)
 
-    def training_input(self, x: Tensor) -> Tensor:
-        """Frame sampling, then the training augmentation (torch's global RNG, checkpointed by the engine)."""
+    def training_input(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(clean, augmented)``: frame sampling, then the training augmentation (torch's global RNG,
+        checkpointed by the engine); ``augmented is clean`` without an augmentation."""
         x = self.sample_frames(x)
-        return x if self.augment is None else self.augment(x)
+        return x, (x if self.augment is None else self.augment(x))
 
     def embed(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(h, h̄)`` for an already frame-sampled batch."""
@@ -172,12 +173,10 @@ class SemiSupervisedMethod(Method):
     # ------------------------------------------------------------ training
     def training_step(self, batch: Batch, epoch: int) -> dict[str, Tensor]:  # type: ignore[override]
         y_l, i_l = batch["y_l"].long(), batch["i_l"].long()
-        raw_l = self.sample_frames(batch["x_l"])
-        x_l = raw_l if self.augment is None else self.augment(raw_l)
+        raw_l, x_l = self.training_input(batch["x_l"])
         if self.uses_unlabeled:
             i_u = batch["i_u"].long()
-            raw_u = self.sample_frames(batch["x_u"])
-            x_u = raw_u if self.augment is None else self.augment(raw_u)
+            raw_u, x_u = self.training_input(batch["x_u"])
             t_l, t_u = self.embed(torch.cat((x_l, x_u)))[1].split([len(x_l), len(x_u)])
             if self.augment is not None and self.searches_neighbours and self.bank_input == "clean":
                 with torch.no_grad():
