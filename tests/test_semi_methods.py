@@ -1,5 +1,6 @@
 """Semi-supervised methods end to end: switches, bank, neighbourhood quality, batches, CLI on real N-UCLA."""
 
+import copy
 import json
 
 import numpy as np
@@ -291,3 +292,46 @@ def test_semi_resume_continues_as_if_never_stopped(tmp_path):
     for k in model_keys:
         assert torch.equal(a[k], b[k]), k
     assert np.array_equal(np.load(straight / "scores.npy"), np.load(stopped / "scores.npy"))
+
+
+def _step_grads(method, seed):
+    torch.manual_seed(seed)
+    out = method(_batch(), 0)
+    out["loss"].backward()
+    grads = {n: p.grad.clone() for n, p in method.named_parameters() if p.grad is not None}
+    method.zero_grad(set_to_none=True)
+    return out, grads
+
+
+def test_masked_clips_share_the_encoder_pass_and_the_step_is_unchanged():
+    # ASSL encodes labeled, unlabeled and masked clips in one recurrent pass (faster at small batch);
+    # the losses and every gradient must equal those of one pass per part, with the same mask.
+    torch.manual_seed(0)
+    method = _ready(_method("assl", augment="view_rotation"))
+    twin = copy.deepcopy(method)  # the step updates the bank: each path starts from the same state
+    calls = []
+    method.encoder.register_forward_hook(lambda m, inp, out: calls.append(len(inp[0])))
+    twin.encoder.register_forward_hook(lambda m, inp, out: calls.append(len(inp[0])))
+    one_pass, grads_one = _step_grads(method, seed=5)
+    assert calls == [12, 8]  # 4 + 4 + 4 masked in one pass; the clean bank pass without gradients
+    calls.clear()
+    twin.one_encoder_pass = False
+    per_part, grads_per = _step_grads(twin, seed=5)
+    assert calls == [8, 4, 8]
+    for term in ("loss", "loss_sup", "loss_inp", "loss_kl", "loss_cec", "loss_adv"):
+        assert torch.allclose(one_pass[term], per_part[term], atol=1e-6), term
+    assert grads_one.keys() == grads_per.keys() and "decoder.gru.weight_hh_l0" in grads_one
+    for name in grads_one:
+        assert torch.allclose(grads_one[name], grads_per[name], atol=1e-6), name
+
+
+def test_encoders_with_batchnorm_get_one_pass_per_part():
+    # Batch statistics would mix masked and unmasked clips in one pass.
+    method = _method("assl")
+    assert method._batch_independent
+    method.encoder.add_module("norm", torch.nn.BatchNorm1d(4))
+    assert not method._batch_independent
+    calls = []
+    method.encoder.register_forward_hook(lambda m, inp, out: calls.append(len(inp[0])))
+    method.encode([torch.randn(8, 3, 6, 20, 1), torch.randn(4, 3, 6, 20, 1)])
+    assert calls == [8, 4]

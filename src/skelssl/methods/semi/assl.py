@@ -13,8 +13,9 @@ Each term has a switch, which gives the paper's ablation rows::
   (``mask``: random frames hidden), encoded, and a 2-layer GRU decoder
   conditioned on the masked sequence's feature reconstructs it; ``L_inp`` is
   the mean squared error to the original over the whole sequence. The labeled
-  half already has a supervised signal, so inpainting costs one extra encoder
-  + decoder pass over the unlabeled half only.
+  half already has a supervised signal, so only the unlabeled half is masked;
+  its masked clips go through the encoder in the same pass as the training
+  batch (:meth:`SemiSupervisedMethod.encode`), then through the decoder.
 * **Neighbourhood consistency (§3.3).** Each unlabeled anchor's K nearest
   unlabeled neighbours (Euclidean in ``h̄``, from the feature bank, the anchor
   itself excluded) are weighted by the message-aggregation MLP on
@@ -92,12 +93,21 @@ class ASSL(SemiSupervisedMethod):
         if self.adversarial:
             self.discriminator = Discriminator(dim, hidden_dim=discriminator_hidden)
 
+    def extra_clips(self, x_u: Tensor) -> dict[str, Tensor]:
+        # The masked clips are encoded in the same pass as the training batch (SemiSupervisedMethod.encode).
+        return {"masked": self.masker(x_u).x} if self.inpaint else {}
+
     def unlabeled_loss(self, *, y_l: Tensor, t_l: Tensor, x_u: Tensor, t_u: Tensor, i_u: Tensor,
-                       key_l: Tensor, key_u: Tensor) -> dict[str, Tensor]:
+                       key_l: Tensor, key_u: Tensor,
+                       encoded: Mapping[str, tuple[Tensor, Tensor]] | None = None) -> dict[str, Tensor]:
         terms: dict[str, Tensor] = {}
         if self.inpaint:
-            masked = self.masker(x_u).x
-            restored = self.decoder(masked, self.encoder(masked))
+            if encoded and "masked" in encoded:
+                masked, h_masked = encoded["masked"]
+            else:
+                masked = self.masker(x_u).x
+                h_masked = self.encoder(masked)
+            restored = self.decoder(masked, h_masked)
             terms["loss_inp"] = self.lambda1 * F.mse_loss(restored, x_u)
         if self.neighbourhood:
             kl, ce = self.neighbourhood_losses(y_l, t_l, t_u, i_u, key_l, key_u)

@@ -50,7 +50,7 @@ class VAT(SemiSupervisedMethod):
         self.vat_weight, self.entmin_weight = float(vat_weight), float(entmin_weight)
 
     def unlabeled_loss(self, *, y_l: Tensor, t_l: Tensor, x_u: Tensor, t_u: Tensor, i_u: Tensor,
-                       **keys: Tensor) -> dict[str, Tensor]:
+                       **_: Any) -> dict[str, Tensor]:
         logits_u = self.classifier(t_u)
         terms = {"loss_vat": self.vat_weight * vat_loss(self.logits, x_u, logits_u, eps=self.eps, xi=self.xi,
                                                         iterations=self.power_iterations)}
