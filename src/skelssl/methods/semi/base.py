@@ -199,7 +199,6 @@ class SemiSupervisedMethod(Method):
         """Whether a sample's encoding does not depend on the rest of its batch (no BatchNorm)."""
         return not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.encoder.modules())
 
-    # ------------------------------------------------------------ training
     def training_step(self, batch: Batch, epoch: int) -> dict[str, Tensor]:  # type: ignore[override]
         y_l, i_l = batch["y_l"].long(), batch["i_l"].long()
         raw_l, x_l = self.training_input(batch["x_l"])
