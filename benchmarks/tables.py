@@ -194,6 +194,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "semi_nucla": semi_nucla,
     "semi_nucla_long": lambda: semi_nucla("semi_nucla_long"),
     "semi_nucla_hidden512": lambda: semi_nucla("semi_nucla_hidden512"),
+    "semi_nucla_hidden512_long": lambda: semi_nucla("semi_nucla_hidden512_long"),
     "semi_nucla_paper_schedule": lambda: semi_nucla("semi_nucla_paper_schedule"),
     "semi_nucla_variants": semi_nucla_variants,
 }
