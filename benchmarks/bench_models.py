@@ -413,18 +413,24 @@ def cpu_bf16_path() -> str | None:
     return "oneDNN bf16 emulated on AVX-512"  # supported but without native bf16 dot products: slow
 
 
-def assl_semi_step(device: torch.device, half: int = 32) -> tuple[nn.Module, dict[str, Tensor]]:
-    """The shipped ``assl`` method's network (3-layer BiGRU, hidden 512, inpainting decoder, bank of 1,020
-    N-UCLA training clips, view rotation) and one batch of ``half`` labeled + ``half`` unlabeled 40-frame clips."""
+def assl_semi_step(device: torch.device) -> tuple[nn.Module, dict[str, Tensor]]:
+    """The shipped ``semi/assl_nucla`` method (3-layer BiGRU at hidden 512, inpainting decoder, heads, view
+    rotation) with a bank of N-UCLA's 1,020 training clips, and one batch of the config's size: as many
+    labeled as unlabeled clips of its clip length."""
+    from skelssl.engine.config import load_config
+    from skelssl.methods.base import DatasetInfo, build_method
+
+    cfg = load_config("semi/assl_nucla")
+    half, frames, rows = int(cfg.data.batch_size), int(cfg.data.clip_frames), 1020
     torch.manual_seed(0)
-    method = create_method("assl", num_classes=10, num_samples=1020, layout="kinect20", num_person=1,
-                           encoder={"name": "bigru", "hidden_size": 512, "num_layers": 3}, num_frames=None,
-                           augment="view_rotation", decoder_hidden=512).to(device)
+    info = DatasetInfo(layout="kinect20", num_frames=frames, num_person=1, num_classes=10, num_samples=rows)
+    method = build_method(cfg.method, info).to(device)
     g = torch.Generator().manual_seed(0)
-    labels = torch.randint(0, 10, (1020,), generator=g)
+    labels = torch.randint(0, 10, (rows,), generator=g)
     method.set_labels(np.arange(150), labels[:150].numpy(), labels.numpy())
-    method.bank.update(torch.arange(1020, device=device), torch.randn(1020, 256, generator=g).to(device))
-    clips = torch.randn(2 * half, 3, 40, 20, 1, generator=g).to(device)
+    method.bank.update(torch.arange(rows, device=device),
+                       torch.randn(rows, method.bank.features.shape[1], generator=g).to(device))
+    clips = torch.randn(2 * half, 3, frames, 20, 1, generator=g).to(device)
     batch = {"x_l": clips[:half], "y_l": labels[:half].to(device), "i_l": torch.arange(half, device=device),
              "x_u": clips[half:], "y_u": labels[150:150 + half].to(device),
              "i_u": torch.arange(150, 150 + half, device=device)}
@@ -438,8 +444,8 @@ def bench_bigru(args, device, sync) -> dict:
     with ``one_encoder_pass = False``); ``fp32``: one encoder pass for labeled, unlabeled and masked clips;
     ``low``: the same under bf16 autocast (``train.amp=true``). Samples = labeled + unlabeled clips.
     """
-    half = 32  # assl.yaml: 32 labeled + 32 unlabeled per step
-    method, batch = assl_semi_step(device, half)
+    method, batch = assl_semi_step(device)
+    half = len(batch["x_l"])
 
     def step(dtype: torch.dtype | None, one_pass: bool) -> Callable[[], None]:
         def run() -> None:
@@ -458,7 +464,7 @@ def bench_bigru(args, device, sync) -> dict:
     best = interleaved_best(fns, 2 if args.quick else args.fwd_reps, 1, sync)
     chosen = "low" if path is not None and best["low"] < best["fp32"] else "fp32"
     n = 2 * half
-    return {"bigru_step_batch": f"{half} labeled + {half} unlabeled clips (3, 40, 20, 1)",
+    return {"bigru_step_batch": f"{half} labeled + {half} unlabeled clips {tuple(batch['x_l'].shape[1:])}",
             "bigru_step_today_samples_per_s": rate(best["today"], n),
             "bigru_step_fp32_samples_per_s": rate(best["fp32"], n),
             "bigru_step_lowp_samples_per_s": rate(best["low"], n) if "low" in best else None,

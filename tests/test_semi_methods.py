@@ -79,7 +79,7 @@ def test_detached_centre_target_leaves_the_aggregation_to_the_centre_cross_entro
     kl_grads = torch.autograd.grad(method.unlabeled_loss(
         y_l=torch.tensor([0, 1, 2, 0]), t_l=torch.randn(4, 8), x_u=torch.randn(4, 3, 6, 20, 1),
         t_u=torch.randn(4, 8, requires_grad=True), i_u=torch.arange(4, 8), key_l=torch.randn(4, 8),
-        key_u=torch.randn(4, 8))["loss_kl"],
+        key_u=torch.randn(4, 8), encoded={})["loss_kl"],
         list(method.aggregation.parameters()), allow_unused=True)
     moved = any(g is not None and g.abs().sum() > 0 for g in kl_grads)
     assert moved != detach

@@ -99,14 +99,10 @@ class ASSL(SemiSupervisedMethod):
 
     def unlabeled_loss(self, *, y_l: Tensor, t_l: Tensor, x_u: Tensor, t_u: Tensor, i_u: Tensor,
                        key_l: Tensor, key_u: Tensor,
-                       encoded: Mapping[str, tuple[Tensor, Tensor]] | None = None) -> dict[str, Tensor]:
+                       encoded: Mapping[str, tuple[Tensor, Tensor]]) -> dict[str, Tensor]:
         terms: dict[str, Tensor] = {}
         if self.inpaint:
-            if encoded and "masked" in encoded:
-                masked, h_masked = encoded["masked"]
-            else:
-                masked = self.masker(x_u).x
-                h_masked = self.encoder(masked)
+            masked, h_masked = encoded["masked"]
             restored = self.decoder(masked, h_masked)
             terms["loss_inp"] = self.lambda1 * F.mse_loss(restored, x_u)
         if self.neighbourhood:

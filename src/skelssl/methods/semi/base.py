@@ -238,14 +238,13 @@ class SemiSupervisedMethod(Method):
 
     def unlabeled_loss(self, *, y_l: Tensor, t_l: Tensor, x_u: Tensor, t_u: Tensor, i_u: Tensor,
                        key_l: Tensor, key_u: Tensor,
-                       encoded: Mapping[str, tuple[Tensor, Tensor]] | None = None) -> dict[str, Tensor]:
+                       encoded: Mapping[str, tuple[Tensor, Tensor]]) -> dict[str, Tensor]:
         """Weighted extra loss terms by name (each already multiplied by its λ).
 
         ``y_l`` / ``t_l``: labels and ``h̄`` of the labeled half; ``x_u`` / ``t_u`` / ``i_u``: the
         frame-sampled, augmented unlabeled sequences, their ``h̄`` and their dataset rows;
         ``key_l`` / ``key_u``: what the bank stores for both halves and neighbours are searched with
-        (constants; see ``bank_input``); ``encoded``: ``{name: (clip, h)}`` for :meth:`extra_clips`
-        (a method encodes what is missing itself, for callers outside :meth:`training_step`).
+        (constants; see ``bank_input``); ``encoded``: ``{name: (clip, h)}`` for :meth:`extra_clips`.
         """
         return {}
 
