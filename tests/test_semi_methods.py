@@ -335,3 +335,22 @@ def test_encoders_with_batchnorm_get_one_pass_per_part():
     method.encoder.register_forward_hook(lambda m, inp, out: calls.append(len(inp[0])))
     method.encode([torch.randn(8, 3, 6, 20, 1), torch.randn(4, 3, 6, 20, 1)])
     assert calls == [8, 4]
+
+
+def test_assl_runs_on_a_graph_backbone_and_rebuilds_the_input_clip():
+    # The GRU sizes fill in only a bigru spec; ST-GCN gets its own defaults, the decoder the clip's shape,
+    # and one step trains every ASSL part.
+    method = _ready(create_method("assl", num_classes=3, num_samples=12, encoder={"name": "stgcn_quarter"},
+                                  translation_dim=8, classifier_hidden=8, num_frames=6, neighbours=2,
+                                  layout="kinect20", decoder_hidden=8, aggregation_hidden=8, discriminator_hidden=8))
+    assert type(method.encoder).__name__ == "STGCN" and method.encoder.feature_dim == 256
+    assert (method.decoder.in_channels, method.decoder.num_person) == (3, 1)
+    torch.manual_seed(0)
+    out = method(_batch(), epoch=0)
+    assert {"loss_inp", "loss_kl", "loss_cec", "loss_adv"} <= out.keys()
+    out["loss"].backward()
+    assert method.encoder.data_bn.bn.weight.grad.abs().sum() > 0
+    assert method.decoder.gru.weight_hh_l0.grad.abs().sum() > 0
+    with pytest.raises(TypeError, match="hidden_size"):
+        create_method("supervised", num_classes=3, num_samples=12, layout="kinect20",
+                      encoder={"name": "stgcn_quarter", "hidden_size": 8})

@@ -84,10 +84,9 @@ class ASSL(SemiSupervisedMethod):
         self.adversarial_moves_labeled = bool(adversarial_moves_labeled)
         dim = self.translation.out_features
         if self.inpaint:
-            enc = self.encoder
             self.masker = InpaintingMask(**dict(mask or {"frame_ratio": 0.3}))
-            self.decoder = GRUInpaintDecoder(enc.feature_dim, enc.in_channels, enc.layout, enc.num_person,
-                                             hidden_size=decoder_hidden)
+            self.decoder = GRUInpaintDecoder(self.encoder.feature_dim, self.in_channels, self.layout,
+                                             self.num_person, hidden_size=decoder_hidden)
         if self.neighbourhood:
             self.aggregation = MessageAggregation(dim, 1, hidden_dim=aggregation_hidden)
         if self.adversarial:

@@ -90,7 +90,10 @@ class SemiSupervisedMethod(Method):
         bank_input: str = "clean",
     ) -> None:
         super().__init__()
-        spec = {**DEFAULT_ENCODER, **(to_container(encoder) or {})}
+        spec = dict(to_container(encoder) or {})
+        if spec.get("name", DEFAULT_ENCODER["name"]) == DEFAULT_ENCODER["name"]:
+            # ASSL's GRU sizes fill in what a bigru spec leaves out; another backbone keeps its own defaults.
+            spec = {**DEFAULT_ENCODER, **spec}
         spec.setdefault("num_person", num_person)
         self.encoder = build_encoder(spec, in_channels, layout)
         self.translation = nn.Linear(self.encoder.feature_dim, translation_dim)
@@ -103,6 +106,8 @@ class SemiSupervisedMethod(Method):
         augment = to_container(augment)
         self.augment = None if augment in (None, False, "none") else build_pipeline(augment, layout=layout)
         self.num_classes, self.num_frames, self.k = num_classes, num_frames, int(neighbours)
+        # The input clip's shape, for heads that rebuild it (ASSL's decoder) whatever the backbone.
+        self.in_channels, self.layout, self.num_person = in_channels, layout, num_person
         self.ramp_up_epochs = int(ramp_up_epochs)
         if bank_input not in ("clean", "augmented"):
             raise ValueError(f"bank_input must be 'clean' or 'augmented', got {bank_input!r}")
