@@ -354,3 +354,11 @@ def test_assl_runs_on_a_graph_backbone_and_rebuilds_the_input_clip():
     with pytest.raises(TypeError, match="hidden_size"):
         create_method("supervised", num_classes=3, num_samples=12, layout="kinect20",
                       encoder={"name": "stgcn_quarter", "hidden_size": 8})
+
+
+def test_shipped_assl_config_takes_a_graph_backbone_from_one_override():
+    from skelssl.engine.config import load_config
+
+    assert load_config("semi/assl_nucla")["method"]["decoder_hidden"] == 512  # as wide as the BiGRU
+    method_cfg = load_config("semi/assl_nucla", ["method.encoder={name: stgcn_quarter}"])["method"]
+    assert method_cfg["encoder"] == {"name": "stgcn_quarter"} and method_cfg["decoder_hidden"] == 256
