@@ -362,3 +362,25 @@ def test_shipped_assl_config_takes_a_graph_backbone_from_one_override():
     assert load_config("semi/assl_nucla")["method"]["decoder_hidden"] == 512  # as wide as the BiGRU
     method_cfg = load_config("semi/assl_nucla", ["method.encoder={name: stgcn_quarter}"])["method"]
     assert method_cfg["encoder"] == {"name": "stgcn_quarter"} and method_cfg["decoder_hidden"] == 256
+
+
+@pytest.mark.parametrize("name", ["supervised", "assl", "vat"])
+def test_only_the_training_batch_moves_batchnorm_running_statistics(name):
+    # Masked clips, the clean bank clips and VAT's perturbed clips pass through BatchNorm in training
+    # mode too; the statistics used at test must be those of the training batch alone.
+    torch.manual_seed(0)
+    extra = {"decoder_hidden": 8, "aggregation_hidden": 8, "discriminator_hidden": 8} if name == "assl" else {}
+    method = _ready(create_method(name, num_classes=3, num_samples=12, encoder={"name": "stgcn_quarter"},
+                                  translation_dim=8, classifier_hidden=8, num_frames=6, neighbours=2,
+                                  layout="kinect20", augment="view_rotation", **extra))
+    before = copy.deepcopy(method.encoder)
+    inputs = []
+    method.encoder.register_forward_pre_hook(lambda m, inp: inputs.append(inp[0].detach().clone()))
+    method(_batch(), epoch=0)["loss"].backward()
+    assert len(inputs) == {"supervised": 1, "assl": 3, "vat": 3}[name]  # training batch first
+    before.train()
+    with torch.no_grad():
+        before(inputs[0])
+    for (key, expected), actual in zip(before.state_dict().items(), method.encoder.state_dict().values()):
+        if "running" in key:
+            assert torch.allclose(expected, actual, atol=1e-6), key

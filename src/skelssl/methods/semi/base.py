@@ -39,6 +39,7 @@ K nearest unlabeled neighbours that have the anchor's true label.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any, Iterable, Mapping
 
@@ -54,10 +55,31 @@ from skelssl.methods.base import Method
 from skelssl.methods.components import build_encoder, to_container
 from skelssl.models.heads import TwoLayerClassifier
 
-__all__ = ["SemiSupervisedMethod", "Batch"]
+__all__ = ["SemiSupervisedMethod", "Batch", "running_stats_frozen"]
 
 Batch = Mapping[str, Tensor]
 DEFAULT_ENCODER: dict[str, Any] = {"name": "bigru", "hidden_size": 512, "num_layers": 3}
+
+
+@contextlib.contextmanager
+def running_stats_frozen(module: nn.Module) -> Any:
+    """BatchNorm layers in ``module`` normalise with each batch's statistics but keep their running ones.
+
+    Only the training batch may move the running statistics used at test time. Masked clips
+    (30 % of frames set to 0), un-augmented bank clips and VAT's perturbed clips are other
+    distributions: on ST-GCN, ASSL's running statistics averaged over all of them cost up to 13
+    points of test accuracy, recovered by re-estimating them alone
+    (benchmarks/diagnostics/semi_batchnorm.py, docs/semi.md).
+    """
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch
+    try:
+        yield
+    finally:
+        for m, momentum in zip(norms, saved):
+            m.momentum = momentum
 
 
 class SemiSupervisedMethod(Method):
@@ -193,11 +215,14 @@ class SemiSupervisedMethod(Method):
         One pass over all clips runs the recurrent layers' per-frame products at a larger batch:
         on the 2-core CPU, ASSL's labeled + unlabeled + masked clips (64 + 32) take 0.50 s forward
         and backward in one bf16 pass against 0.73 s in two (docs/performance.md). Encoders with
-        BatchNorm get one pass per part, so that batch statistics stay those of each part.
+        BatchNorm get one pass per part, so that batch statistics stay those of each part; only the
+        first part (the training batch) updates their running statistics.
         """
         if len(parts) == 1 or (self.one_encoder_pass and self._batch_independent):
             return list(self.encoder(torch.cat(parts)).split([len(p) for p in parts]))
-        return [self.encoder(p) for p in parts]
+        first = self.encoder(parts[0])
+        with running_stats_frozen(self.encoder):
+            return [first, *(self.encoder(p) for p in parts[1:])]
 
     @property
     def _batch_independent(self) -> bool:
@@ -216,7 +241,7 @@ class SemiSupervisedMethod(Method):
             encoded = {name: (clip, h) for (name, clip), h in zip(extra.items(), h_extra)}
             t_l, t_u = self.translation(h_lu).split([len(x_l), len(x_u)])
             if self.augment is not None and self.searches_neighbours and self.bank_input == "clean":
-                with torch.no_grad():
+                with torch.no_grad(), running_stats_frozen(self.encoder):
                     key_l, key_u = self.embed(torch.cat((raw_l, raw_u)))[1].split([len(x_l), len(x_u)])
             else:
                 key_l, key_u = t_l.detach(), t_u.detach()

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from skelssl.losses.semi import entropy_from_logits, vat_loss
 from skelssl.methods.base import register_method
-from skelssl.methods.semi.base import SemiSupervisedMethod
+from skelssl.methods.semi.base import SemiSupervisedMethod, running_stats_frozen
 
 __all__ = ["VAT"]
 
@@ -52,8 +52,9 @@ class VAT(SemiSupervisedMethod):
     def unlabeled_loss(self, *, y_l: Tensor, t_l: Tensor, x_u: Tensor, t_u: Tensor, i_u: Tensor,
                        **_: Any) -> dict[str, Tensor]:
         logits_u = self.classifier(t_u)
-        terms = {"loss_vat": self.vat_weight * vat_loss(self.logits, x_u, logits_u, eps=self.eps, xi=self.xi,
-                                                        iterations=self.power_iterations)}
+        with running_stats_frozen(self.encoder):  # perturbed clips must not move BatchNorm's test statistics
+            terms = {"loss_vat": self.vat_weight * vat_loss(self.logits, x_u, logits_u, eps=self.eps, xi=self.xi,
+                                                            iterations=self.power_iterations)}
         if self.entmin_weight:
             terms["loss_ent"] = self.entmin_weight * entropy_from_logits(logits_u)
         return terms
