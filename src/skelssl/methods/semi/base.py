@@ -67,7 +67,7 @@ def running_stats_frozen(module: nn.Module) -> Any:
 
     Only the training batch may move the running statistics used at test time. Masked clips
     (30 % of frames set to 0), un-augmented bank clips and VAT's perturbed clips are other
-    distributions: on ST-GCN, ASSL's running statistics averaged over all of them cost up to 13
+    distributions: on ST-GCN, ASSL's running statistics averaged over all of them cost up to 11
     points of test accuracy, recovered by re-estimating them alone
     (benchmarks/diagnostics/semi_batchnorm.py, docs/semi.md).
     """
