@@ -204,6 +204,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "semi_nucla_paper_schedule": lambda: semi_nucla("semi_nucla_paper_schedule"),
     "semi_nucla_variants": semi_nucla_variants,
     "semi_nucla_stgcn_before_bnfix": lambda: semi_nucla("semi_nucla_stgcn_before_bnfix"),
+    "semi_nucla_stgcn": lambda: semi_nucla("semi_nucla_stgcn"),
 }
 _BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
 

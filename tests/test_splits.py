@@ -52,3 +52,29 @@ def test_index_file_round_trip(tmp_path):
     path.write_text("1\nnope\n")
     with pytest.raises(ValueError, match=r"x\.txt: line 2: not an integer index"):
         read_index_file(path)
+
+
+def _write_same_split_repeatedly(path, n):
+    for _ in range(n):
+        write_index_file(path, np.arange(50))
+
+
+def test_index_file_written_by_two_processes_at_once(tmp_path):
+    """Two semi runs with the same seed write the same split file at the same time.
+
+    A temporary name shared by both processes let one rename the other's file
+    away mid-write (FileNotFoundError in a parallel grid); each process now has
+    its own, so both finish and the file holds the whole index.
+    """
+    import multiprocessing as mp
+
+    path = tmp_path / "xview_labeled_15perclass_seed0.txt"
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_write_same_split_repeatedly, args=(path, 300)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert read_index_file(path).tolist() == list(range(50))
+    assert sorted(f.name for f in tmp_path.iterdir()) == [path.name]

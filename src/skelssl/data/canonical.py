@@ -53,16 +53,25 @@ _REBUILD = "re-run `skelssl prepare ... --overwrite` to rebuild it"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a killed run never leaves half a file."""
+    """Write via a temporary file and rename, so a killed run never leaves half a file.
+
+    The temporary name carries the process id: two runs started together with the
+    same seed write the same split file, and a shared name let one rename the
+    other's file away (seen as ``FileNotFoundError`` in a parallel semi grid).
+    """
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _tmp_name(path)
     tmp.write_text(text)
     os.replace(tmp, path)
 
 
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f"{path.name}.tmp-{os.getpid()}")
+
+
 def write_meta(path: Path, rows: list[dict]) -> None:
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _tmp_name(path)
     with open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=META_FIELDS, extrasaction="ignore")
         writer.writeheader()

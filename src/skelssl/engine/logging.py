@@ -167,6 +167,6 @@ def _truncate_jsonl(path: Path, step: int) -> None:
             continue  # a line cut off by the kill
         if int(row.get("step", 0)) <= step:
             kept.append(line)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
     os.replace(tmp, path)
