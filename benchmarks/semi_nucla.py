@@ -183,6 +183,9 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1, help="CPU threads per run")
     p.add_argument("--collect-only", action="store_true")
     p.add_argument("--out", default=str(ROOT / "results" / "semi_nucla"))
+    p.add_argument("--merge", action="store_true",
+                   help="add this work directory's records to --out's (a re-run seed replaces its old record) "
+                        "instead of rewriting --out with them alone")
     p.add_argument("--variant", help="tag the records with this name and the overrides, and merge them into --out "
                                      "(replacing that variant's earlier records) instead of rewriting it, e.g. "
                                      "--variant 'K = 5' --out benchmarks/results/semi_nucla_variants")
@@ -214,6 +217,13 @@ def main() -> int:
         path.write_text(json.dumps(kept + records, indent=1) + "\n")
         print(table(records))
         return 0
+    if args.merge and out.with_suffix(".json").exists():
+        # Rows of one grid run in several work directories (e.g. a later session's
+        # baselines): keep --out's records except those this work directory re-ran.
+        key = lambda r: (r["method"], r["labels_per_class"], r["seed"])  # noqa: E731
+        ran = {key(r) for r in records}
+        kept = [r for r in json.loads(out.with_suffix(".json").read_text()) if key(r) not in ran]
+        records = kept + records
     out.with_suffix(".json").write_text(json.dumps(records, indent=1) + "\n")
     md = table(records)
     out.with_suffix(".md").write_text(md)

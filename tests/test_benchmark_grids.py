@@ -150,3 +150,33 @@ def test_semi_grid_variant_records_merge_into_their_file(tmp_path):
     assert wrong.returncode != 0 and "not in their commands: ['method.neighbours=3']" in wrong.stderr
     new = records[1]
     assert (new["variant"], new["overrides"], new["top1"], new["seed"]) == ("K = 5", ["method.neighbours=5"], 57.25, 3)
+
+
+def test_semi_grid_merge_adds_a_second_work_directory(tmp_path):
+    # semi_nucla.py --merge: baselines run later in another work directory join --out's records;
+    # a seed run again replaces its old record, every other record stays.
+    import json
+
+    def finished(row, seed, top1):
+        run = tmp_path / "work" / f"{row}_15pc_seed{seed}"
+        run.mkdir(parents=True)
+        (run / "results.json").write_text(json.dumps({
+            "config": {"method": {"name": row, "encoder": {"name": "stgcn_quarter"}}},
+            "dataset": "nucla", "seed": seed, "top1": top1, "top5": 90.0, "epochs": 30,
+            "command": f"skelssl semi {row} --seed {seed}"}))
+
+    finished("s4l", 0, 71.12)
+    finished("assl", 1, 70.0)
+    out = tmp_path / "grid"
+    earlier = [{"method": "assl", "labels_per_class": 15, "seed": 0, "top1": 69.18, "epochs": 30},
+               {"method": "assl", "labels_per_class": 15, "seed": 1, "top1": 66.59, "epochs": 30}]
+    out.with_suffix(".json").write_text(json.dumps(earlier))
+    proc = subprocess.run([sys.executable, str(BENCH / "semi_nucla.py"), "--work", str(tmp_path / "work"),
+                           "--collect-only", "--merge", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    records = json.loads(out.with_suffix(".json").read_text())
+    assert sorted((r["method"], r["seed"], r["top1"]) for r in records) == [
+        ("assl", 0, 69.18), ("assl", 1, 70.0), ("s4l", 0, 71.12)]
+    md = out.with_suffix(".md").read_text()
+    assert "| ASSL | 69.6 ± 0.6 (n=2)" in md and "| S4L" in md
