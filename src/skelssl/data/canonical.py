@@ -61,7 +61,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     """
     path = Path(path)
     tmp = _tmp_name(path)
-    tmp.write_text(text)
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 

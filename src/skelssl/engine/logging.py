@@ -22,6 +22,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Column
 
+from skelssl.data.canonical import atomic_write_text
+
 __all__ = ["MetricLogger", "format_metrics", "progress_bar"]
 
 _SHOWN = ("loss", "acc", "top1", "lr")
@@ -167,6 +169,4 @@ def _truncate_jsonl(path: Path, step: int) -> None:
             continue  # a line cut off by the kill
         if int(row.get("step", 0)) <= step:
             kept.append(line)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(k + "\n" for k in kept))
