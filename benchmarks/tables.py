@@ -163,13 +163,13 @@ def semi_nucla(name: str = "semi_nucla") -> str:
     return "\n".join(rows)
 
 
-def semi_nucla_variants() -> str:
-    """ASSL variants (one row each) against supervised-only of the main grid, paired by seed."""
-    supervised = {r["seed"]: r["top1"] for r in _load("semi_nucla")
-                  if r["method"] == "supervised" and r.get("labels_per_class") == 15 and r["epochs"] == 20}
+def semi_nucla_variants(name: str = "semi_nucla_variants", reference: str = "semi_nucla", epochs: int = 20) -> str:
+    """ASSL variants (one row each) against supervised-only of the ``reference`` grid at ``epochs``, paired by seed."""
+    supervised = {r["seed"]: r["top1"] for r in _load(reference)
+                  if r["method"] == "supervised" and r.get("labels_per_class") == 15 and r["epochs"] == epochs}
     rows = ["| ASSL variant | overrides | top-1: mean ± std (seeds) | per seed | minus supervised-only, paired | seeds won |",
             "|---|---|---|---|---|---|"]
-    records = _load("semi_nucla_variants")
+    records = _load(name)
     for variant in dict.fromkeys(r["variant"] for r in records):
         mine = sorted((r for r in records if r["variant"] == variant), key=lambda r: r["seed"])
         values = [r["top1"] for r in mine]
@@ -205,6 +205,9 @@ TABLES: dict[str, Callable[[], str]] = {
     "semi_nucla_variants": semi_nucla_variants,
     "semi_nucla_stgcn_before_bnfix": lambda: semi_nucla("semi_nucla_stgcn_before_bnfix"),
     "semi_nucla_stgcn": lambda: semi_nucla("semi_nucla_stgcn"),
+    "semi_nucla_stgcn_long": lambda: semi_nucla("semi_nucla_stgcn_long"),
+    "semi_nucla_stgcn_long_variants": lambda: semi_nucla_variants("semi_nucla_stgcn_long_variants",
+                                                                  "semi_nucla_stgcn_long", 60),
 }
 _BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
 
