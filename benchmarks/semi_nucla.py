@@ -207,7 +207,7 @@ def main() -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.variant:
-        missing = sorted({o for r in records for o in overrides if o not in r["command"].split()})
+        missing = sorted({o for r in records for o in overrides if o not in shlex.split(r["command"])})
         if missing or not overrides:
             raise SystemExit(f"--variant {args.variant!r}: give the overrides its runs used after '--' "
                              f"({'none given' if not overrides else f'not in their commands: {missing}'})")
