@@ -140,14 +140,25 @@ def mcc_ablation() -> str:
     return script.table(records, tables).rstrip()
 
 
-def semi_nucla(name: str = "semi_nucla") -> str:
-    """Mean ± std per row, the seeds, the paper, and ASSL minus the row on the seeds both ran."""
+def semi_nucla(name: str = "semi_nucla", variant: tuple[str, str] | None = None) -> str:
+    """Mean ± std per row, the seeds, the paper, and ASSL minus the row on the seeds both ran.
+
+    ``variant`` = (variants file, variant name): an ASSL variant from that file joins the table as a
+    row and as a second paired column (e.g. the λ1 that works on a longer schedule).
+    """
     records = [r for r in _load(name) if r.get("labels_per_class") == 15]
     order = ["supervised", "pseudo_label", "vat", "vat_entmin", "s4l", "sup_inp_adv", "sup_nei", "sup_nei_adv",
              "sup_inp_nei", "assl"]
-    assl = {r["seed"]: r["top1"] for r in records if r["method"] == "assl"}
-    rows = ["| method | 15 labels/class, ours: mean ± std (seeds) | per seed | paper | ASSL minus it, paired (seeds won) |",
-            "|---|---|---|---|---|"]
+    columns = {"ASSL": {r["seed"]: r["top1"] for r in records if r["method"] == "assl"}}
+    if variant:
+        tagged = [dict(r, method=f"assl, {variant[1]}", label=f"ASSL, {variant[1]}")
+                  for r in _load(variant[0]) if r.get("variant") == variant[1]]
+        records += tagged
+        order.append(tagged[0]["method"])
+        columns[tagged[0]["label"]] = {r["seed"]: r["top1"] for r in tagged}
+    head = " | ".join(f"{label} minus it, paired (seeds won)" for label in columns)
+    rows = [f"| method | 15 labels/class, ours: mean ± std (seeds) | per seed | paper | {head} |",
+            "|---|---|---|---|" + "---|" * len(columns)]
     for row in order:
         mine = sorted((r for r in records if r["method"] == row), key=lambda r: r["seed"])
         if not mine:
@@ -155,11 +166,13 @@ def semi_nucla(name: str = "semi_nucla") -> str:
         values = [r["top1"] for r in mine]
         spread = f" ± {statistics.stdev(values):.1f}" if len(values) > 1 else ""
         per_seed = " / ".join(f"{v:.1f}" for v in values)
-        diffs = [assl[r["seed"]] - r["top1"] for r in mine if r["seed"] in assl]
-        versus = (f"{statistics.mean(diffs):+.1f} ({sum(d > 0 for d in diffs)}/{len(diffs)})"
-                  if diffs and row != "assl" else "")
+        cells = []
+        for label, reference in columns.items():
+            diffs = [reference[r["seed"]] - r["top1"] for r in mine if r["seed"] in reference]
+            cells.append(f"{statistics.mean(diffs):+.1f} ({sum(d > 0 for d in diffs)}/{len(diffs)})"
+                         if diffs and mine[0]["label"] != label else "")
         rows.append(f"| {mine[0]['label']} | {statistics.mean(values):.1f}{spread} (n={len(values)}) | {per_seed} | "
-                    f"{_fmt(mine[0].get('paper'))} | {versus} |")
+                    f"{_fmt(mine[0].get('paper'))} | {' | '.join(cells)} |")
     return "\n".join(rows)
 
 
@@ -205,7 +218,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "semi_nucla_variants": semi_nucla_variants,
     "semi_nucla_stgcn_before_bnfix": lambda: semi_nucla("semi_nucla_stgcn_before_bnfix"),
     "semi_nucla_stgcn": lambda: semi_nucla("semi_nucla_stgcn"),
-    "semi_nucla_stgcn_long": lambda: semi_nucla("semi_nucla_stgcn_long"),
+    "semi_nucla_stgcn_long": lambda: semi_nucla("semi_nucla_stgcn_long", ("semi_nucla_stgcn_long_variants", "λ1 = 0.3")),
     "semi_nucla_stgcn_long_variants": lambda: semi_nucla_variants("semi_nucla_stgcn_long_variants",
                                                                   "semi_nucla_stgcn_long", 60),
 }
