@@ -153,6 +153,8 @@ def semi_nucla(name: str = "semi_nucla", variant: tuple[str, str] | None = None)
     if variant:
         tagged = [dict(r, method=f"assl, {variant[1]}", label=f"ASSL, {variant[1]}")
                   for r in _load(variant[0]) if r.get("variant") == variant[1]]
+        if not tagged:
+            raise SystemExit(f"{variant[0]}.json has no records of variant {variant[1]!r}")
         records += tagged
         order.append(tagged[0]["method"])
         columns[tagged[0]["label"]] = {r["seed"]: r["top1"] for r in tagged}
