@@ -132,6 +132,33 @@ def test_bank_holds_features_of_the_unaugmented_sequence_unless_asked_otherwise(
     assert not torch.allclose(method.bank.features[:8], other, atol=1e-3)
 
 
+@pytest.mark.parametrize("bank_input", ["clean", "clean_batch_stats"])
+def test_clean_bank_rows_are_eval_mode_features_on_a_batchnorm_backbone(bank_input):
+    # The key pass must not depend on the clips it shares a batch with: BatchNorm's running statistics,
+    # as at test time (clean_batch_stats keeps the earlier behaviour, for replaying old records).
+    torch.manual_seed(0)
+    method = _ready(create_method("assl", num_classes=3, num_samples=12, encoder={"name": "stgcn_quarter"},
+                                  translation_dim=8, classifier_hidden=8, num_frames=6, neighbours=2,
+                                  layout="kinect20", augment="view_rotation", decoder_hidden=8,
+                                  aggregation_hidden=8, discriminator_hidden=8, bank_input=bank_input))
+    batch = _batch()
+    torch.manual_seed(3)
+    method(batch, 0)
+    assert method.training and method.encoder.training  # the key pass leaves the modes as they were
+    torch.manual_seed(3)  # replay the frame sampling of that step
+    raw_l = method.sample_frames(batch["x_l"])
+    method.augment(raw_l)
+    raw = torch.cat((raw_l, method.sample_frames(batch["x_u"])))
+    with torch.no_grad():
+        method.eval()
+        running = method.embed(raw)[1]
+        method.train()
+        batch_stats = method.embed(raw)[1]  # train mode: statistics of these 8 clips
+    expected, other = (running, batch_stats) if bank_input == "clean" else (batch_stats, running)
+    assert torch.allclose(method.bank.features[:8], expected, atol=1e-5)
+    assert not torch.allclose(method.bank.features[:8], other, atol=1e-2)
+
+
 def test_bank_input_leaves_methods_without_neighbours_unchanged():
     # S4L never searches neighbours: its losses and bank are the same whatever bank_input says.
     outs = []
@@ -145,7 +172,7 @@ def test_bank_input_leaves_methods_without_neighbours_unchanged():
 
 
 def test_bank_input_rejects_an_unknown_value():
-    with pytest.raises(ValueError, match="bank_input must be 'clean' or 'augmented'"):
+    with pytest.raises(ValueError, match="bank_input must be one of 'clean', 'clean_batch_stats', 'augmented', got 'raw'"):
         _method("assl", bank_input="raw")
 
 

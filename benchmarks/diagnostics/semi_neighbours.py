@@ -9,9 +9,15 @@ JSON line measured on its training split:
   unlabeled neighbours (Euclidean in ``h̄``) that have its true class, with
   ``h̄`` of the clean clips (``clean``), of the clips after the run's training
   augmentation (``augmented``), and with the bank the run left behind
-  (``stored_bank``; only methods that keep it current).
-* ``proxy_accuracy``: the same three ways, how often an unlabeled sample's
+  (``stored_bank``; only methods that keep it current). On a BatchNorm
+  backbone also ``clean_batch_stats``: the clean clips in training mode,
+  normalised by the statistics of shuffled batches as large as a training
+  step's key pass (both halves) — how the bank was filled during training
+  before ``bank_input=clean`` meant eval-mode features.
+* ``proxy_accuracy``: the same ways, how often an unlabeled sample's
   nearest *labeled* sample has its class (ASSL's positive-neighbour test).
+* ``classifier_accuracy``: the same ways, how often the run's classifier
+  labels an unlabeled sample's ``h̄`` right.
 * ``vat``: for a finite-difference step ``xi`` and a perturbation norm ``eps``,
   the mean ``KL(p(x) ‖ p(x + eps·d))`` with ``d`` from one power iteration,
   the share of predictions it flips, and the same KL for a random ``d``.
@@ -34,11 +40,12 @@ from skelssl.data.canonical import open_prepared
 from skelssl.data.dataset import load_clips
 from skelssl.losses.semi import _unit, kl_from_logits, nearest_neighbours
 from skelssl.methods.base import DatasetInfo, build_method
+from skelssl.methods.semi.base import running_stats_frozen
 from skelssl.protocols.encoders import load_method_weights, read_run_config
 
 
 @torch.no_grad()
-def neighbourhoods(method, prepared, train: np.ndarray, clip_frames: int | None, k: int) -> dict:
+def neighbourhoods(method, prepared, train: np.ndarray, clip_frames: int | None, k: int, key_batch: int) -> dict:
     labels = torch.as_tensor(prepared.labels[train])
     labeled = method.bank.label[train] >= 0
     unlabeled = ~labeled
@@ -54,19 +61,37 @@ def neighbourhoods(method, prepared, train: np.ndarray, clip_frames: int | None,
             out.append(method.embed(x)[1])
         return torch.cat(out)
 
-    def score(feats: torch.Tensor) -> tuple[float, float]:
+    def batch_stats_features() -> torch.Tensor:
+        order = np.random.default_rng(0).permutation(len(train))
+        feats = torch.empty(len(train), method.bank.features.shape[1])
+        method.train()
+        with running_stats_frozen(method.encoder):
+            for s in range(0, len(order), key_batch):
+                part = order[s:s + key_batch]
+                x = load_clips(prepared, train[part], clip_frames=clip_frames, sampling="uniform")
+                feats[torch.as_tensor(part)] = method.embed(method.sample_frames(x, torch.Generator().manual_seed(s)))[1].float()
+        method.eval()
+        return feats
+
+    def score(feats: torch.Tensor) -> tuple[float, float, float]:
+        feats = feats.float()
         idx = nearest_neighbours(feats[unlabeled], feats, unlabeled, k, exclude=anchors)
         quality = (labels[idx] == labels[unlabeled][:, None]).float().mean().item()
         nearest_labeled = nearest_neighbours(feats[unlabeled], feats, labeled, 1)[:, 0]
-        return round(quality, 3), round((labels[nearest_labeled] == labels[unlabeled]).float().mean().item(), 3)
+        proxy = (labels[nearest_labeled] == labels[unlabeled]).float().mean().item()
+        classified = (method.classifier(feats[unlabeled]).argmax(1) == labels[unlabeled]).float().mean().item()
+        return round(quality, 3), round(proxy, 3), round(classified, 3)
 
     spaces = {"clean": features(False), "augmented": features(True)}
+    if not method._batch_independent:
+        spaces["clean_batch_stats"] = batch_stats_features()
     stored = method.bank.features[train]
     if method.uses_unlabeled:
         spaces["stored_bank"] = stored
     scores = {name: score(feats) for name, feats in spaces.items()}
     return {"neighbour_quality": {n: s[0] for n, s in scores.items()},
-            "proxy_accuracy": {n: s[1] for n, s in scores.items()}}
+            "proxy_accuracy": {n: s[1] for n, s in scores.items()},
+            "classifier_accuracy": {n: s[2] for n, s in scores.items()}}
 
 
 def vat_directions(method, x: torch.Tensor, steps: list[float], norms: list[float]) -> list[dict]:
@@ -96,7 +121,8 @@ def measure(run: Path, k: int) -> dict:
     train = prepared.split(str(cfg.data.protocol), "train")
     clip_frames = _clip_frames(cfg, prepared)
     out = {"run": str(run), "method": str(cfg.method.name), "k": k,
-           **neighbourhoods(method, prepared, train, clip_frames, k)}
+           "bank_input": str(cfg.method.get("bank_input", "clean")),
+           **neighbourhoods(method, prepared, train, clip_frames, k, 2 * int(cfg.data.batch_size))}
     x = method.sample_frames(load_clips(prepared, train[::4][:200], clip_frames=clip_frames, sampling="uniform"),
                              torch.Generator().manual_seed(0))
     step = x[:, :, 1:] - x[:, :, :-1]

@@ -10,13 +10,15 @@ the batch and their features averaged, as in ST-GCN and its descendants.
 from __future__ import annotations
 
 import abc
+import contextlib
+from typing import Iterator
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from skelssl.data.layouts import SkeletonLayout
 
-__all__ = ["SkeletonEncoder", "DataNorm", "pointwise_conv2d", "PointwiseConv2d"]
+__all__ = ["SkeletonEncoder", "DataNorm", "pointwise_conv2d", "PointwiseConv2d", "eval_mode"]
 
 
 class SkeletonEncoder(nn.Module, metaclass=abc.ABCMeta):
@@ -114,3 +116,21 @@ class PointwiseConv2d(nn.Conv2d):
 
     def forward(self, x: Tensor) -> Tensor:
         return pointwise_conv2d(x, self.weight, self.bias, self.stride)
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: nn.Module) -> Iterator[None]:
+    """Put modules in eval mode and restore every submodule's own flag afterwards.
+
+    Restoring per submodule (not ``train(was_training)``) matters for the online
+    KNN monitor: a method may keep some parts (momentum encoder) in eval mode
+    while the rest trains.
+    """
+    saved = [(m, m.training) for module in modules for m in module.modules()]
+    try:
+        for module in modules:
+            module.eval()
+        yield
+    finally:
+        for m, flag in saved:
+            m.training = flag

@@ -7,7 +7,6 @@ front of them so every protocol can feed plain joint coordinates.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -16,6 +15,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from skelssl.data.layouts import SkeletonLayout
+from skelssl.models.base import eval_mode
 from skelssl.methods.components import ViewEncoder
 
 __all__ = [
@@ -66,24 +66,6 @@ class FeatureDataset(TensorDataset):
     @property
     def labels(self):  # mirrors SkeletonDataset.labels (a numpy array)
         return self.tensors[1].numpy()
-
-
-@contextlib.contextmanager
-def eval_mode(*modules: nn.Module) -> Iterator[None]:
-    """Put modules in eval mode and restore every submodule's own flag afterwards.
-
-    Restoring per submodule (not ``train(was_training)``) matters for the online
-    KNN monitor: a method may keep some parts (momentum encoder) in eval mode
-    while the rest trains.
-    """
-    saved = [(m, m.training) for module in modules for m in module.modules()]
-    try:
-        for module in modules:
-            module.eval()
-        yield
-    finally:
-        for m, flag in saved:
-            m.training = flag
 
 
 def module_device(module: nn.Module, default: torch.device | str = "cpu") -> torch.device:
