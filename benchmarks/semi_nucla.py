@@ -106,6 +106,7 @@ def collect(work: Path) -> list[dict]:
         r = json.loads(path.read_text())
         row, labels, _ = path.parent.name.rsplit("_", 2)  # <row>_<N>pc_seed<S>
         wall = path.parent / "wall_seconds.txt"
+        checkpoint = path.parent / "checkpoints" / "last.json"
         epochs = _epoch_records(path.parent)
         cfg = r["config"]
         n = int(labels[:-2])
@@ -119,6 +120,8 @@ def collect(work: Path) -> list[dict]:
             # [epoch, test top-1] logged by semi.monitor_every: a diagnostic; "top1" is the final epoch's.
             "test_curve": [[e["epoch"] + 1, round(e["test/top1"], 2)] for e in epochs if "test/top1" in e],
             "wall_seconds": float(wall.read_text()) if wall.exists() else None,
+            # The code the run trained with (ends in -dirty for uncommitted changes since that field existed).
+            "git_commit": json.loads(checkpoint.read_text()).get("git_commit") if checkpoint.exists() else None,
             "command": r["command"], "results": str(path),
         })
     return records

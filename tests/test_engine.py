@@ -609,3 +609,25 @@ def test_local_batch_size_splits_the_global_batch_evenly(monkeypatch):
     assert distributed.local_batch_size(32) == 8
     with pytest.raises(ValueError, match=r"data.batch_size=30 .* over 4 processes"):
         distributed.local_batch_size(30)
+
+
+def test_git_commit_names_the_commit_and_flags_uncommitted_changes(tmp_path):
+    import subprocess
+
+    from skelssl.engine.checkpoint import git_commit
+
+    def git(*args):
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("commit", "-qm", "first")
+    head = git("rev-parse", "HEAD")
+    (tmp_path / "notes.txt").write_text("untracked files are not the code that ran\n")
+    assert git_commit(tmp_path) == head
+    (tmp_path / "code.py").write_text("x = 2\n")
+    (tmp_path / "sub").mkdir()
+    assert git_commit(tmp_path / "sub") == head + "-dirty"  # another directory: not the cached answer
+    assert git_commit(tmp_path.parent / "nowhere") is None

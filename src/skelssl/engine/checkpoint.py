@@ -265,16 +265,27 @@ class CheckpointManager:
             old.with_suffix(".json").unlink(missing_ok=True)
 
 
+def git_commit(where: str | os.PathLike | None = None) -> str | None:
+    """The source tree's commit (``git rev-parse HEAD``), ``-dirty`` appended when tracked files differ from it.
+
+    None outside a git checkout. Without the suffix a run made from uncommitted changes would name a
+    commit whose code it did not run. ``where``: a directory inside the checkout (default: this package's).
+    """
+    return _git_commit(str(Path(where or Path(__file__).resolve().parent)))
+
+
 @functools.lru_cache(maxsize=None)
-def git_commit() -> str | None:
-    """The source tree's commit (``git rev-parse HEAD``), or None outside a git checkout."""
-    here = Path(__file__).resolve().parent
+def _git_commit(here: str) -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                                 capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
     commit = out.stdout.strip()
-    return commit if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
+    if out.returncode != 0 or not re.fullmatch(r"[0-9a-f]{40}", commit):
+        return None
+    return commit + ("-dirty" if changed.returncode == 0 and changed.stdout.strip() else "")
 
 
 def environment_versions() -> dict[str, str | None]:
