@@ -21,7 +21,11 @@ both halves of every training batch after frame sampling, never at test time.
 ``bank_input`` says what the bank holds and neighbours are searched with when
 a method searches neighbours (:attr:`SemiSupervisedMethod.searches_neighbours`)
 and ``augment`` is set: ``clean`` (default) — ``h̄`` of the frame-sampled
-sequence *before* augmentation, from one extra forward pass without gradients;
+sequence *before* augmentation, from one extra forward pass without gradients
+in eval mode (BatchNorm's running statistics, as when the bank is filled and
+at test); ``clean_batch_stats`` — the same pass in training mode, each clip
+normalised by its key batch's statistics (the behaviour before eval mode,
+kept to replay earlier records; it costs ASSL on ST-GCN, docs/semi.md);
 ``augmented`` — the training features themselves. Each sample's bank row comes
 from its own random rotation otherwise, and neighbours then share a viewpoint
 more than an action: on a finished N-UCLA ASSL run (seed 0), the share of an
