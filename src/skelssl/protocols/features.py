@@ -8,7 +8,6 @@ front of them so every protocol can feed plain joint coordinates.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import Tensor, nn
