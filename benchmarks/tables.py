@@ -221,7 +221,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "semi_nucla_stgcn_before_bnfix": lambda: semi_nucla("semi_nucla_stgcn_before_bnfix"),
     "semi_nucla_stgcn": lambda: semi_nucla("semi_nucla_stgcn"),
     "semi_nucla_stgcn_long": lambda: semi_nucla("semi_nucla_stgcn_long", ("semi_nucla_stgcn_long_variants",
-                                                                           "λ1 = 0.3, batch-stat keys")),
+                                                                           "λ1 = 0.3")),
     "semi_nucla_stgcn_long_variants": lambda: semi_nucla_variants("semi_nucla_stgcn_long_variants",
                                                                   "semi_nucla_stgcn_long", 60),
 }
