@@ -140,21 +140,21 @@ def mcc_ablation() -> str:
     return script.table(records, tables).rstrip()
 
 
-def semi_nucla(name: str = "semi_nucla", variant: tuple[str, ...] | None = None) -> str:
+def semi_nucla(name: str = "semi_nucla", variants_file: str | None = None, variants: tuple[str, ...] = ()) -> str:
     """Mean ± std per row, the seeds, the paper, and ASSL minus the row on the seeds both ran.
 
-    ``variant`` = (variants file, variant name, ...): each named ASSL variant from that file joins the
-    table as a row and as a further paired column (e.g. the λ1 that works on a longer schedule).
+    Each of ``variants`` (names of ASSL variants in ``variants_file``) joins the table as a row and as a
+    further paired column (e.g. the λ1 that works on a longer schedule).
     """
     records = [r for r in _load(name) if r.get("labels_per_class") == 15]
     order = ["supervised", "pseudo_label", "vat", "vat_entmin", "s4l", "sup_inp_adv", "sup_nei", "sup_nei_adv",
              "sup_inp_nei", "assl"]
     columns = {"ASSL": {r["seed"]: r["top1"] for r in records if r["method"] == "assl"}}
-    for tag in (variant or ())[1:]:
+    for tag in variants:
         tagged = [dict(r, method=f"assl, {tag}", label=f"ASSL, {tag}")
-                  for r in _load(variant[0]) if r.get("variant") == tag]
+                  for r in _load(variants_file) if r.get("variant") == tag]
         if not tagged:
-            raise SystemExit(f"{variant[0]}.json has no records of variant {tag!r}")
+            raise SystemExit(f"{variants_file}.json has no records of variant {tag!r}")
         records += tagged
         order.append(tagged[0]["method"])
         columns[tagged[0]["label"]] = {r["seed"]: r["top1"] for r in tagged}
@@ -220,8 +220,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "semi_nucla_variants": semi_nucla_variants,
     "semi_nucla_stgcn_before_bnfix": lambda: semi_nucla("semi_nucla_stgcn_before_bnfix"),
     "semi_nucla_stgcn": lambda: semi_nucla("semi_nucla_stgcn"),
-    "semi_nucla_stgcn_long": lambda: semi_nucla("semi_nucla_stgcn_long", ("semi_nucla_stgcn_long_variants",
-                                                                           "λ1 = 0.3", "λ1 = 0.3, K = 5")),
+    "semi_nucla_stgcn_long": lambda: semi_nucla("semi_nucla_stgcn_long", "semi_nucla_stgcn_long_variants",
+                                                ("λ1 = 0.3", "λ1 = 0.3, K = 5")),
     "semi_nucla_stgcn_long_variants": lambda: semi_nucla_variants("semi_nucla_stgcn_long_variants",
                                                                   "semi_nucla_stgcn_long", 60),
 }
