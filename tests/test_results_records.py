@@ -45,3 +45,26 @@ def test_tables_fill_only_their_markers(tmp_path):
     assert "stale" not in out
     with pytest.raises(KeyError, match="unknown table 'nope'"):
         tables.render("<!-- table:nope -->\n<!-- /table -->")
+
+
+def test_seed_group_table_pairs_by_seed_with_a_student_t_interval(tmp_path, monkeypatch):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import tables
+    finally:
+        sys.path.pop(0)
+    base = [{"method": "supervised", "label": "Sup.", "labels_per_class": 15, "seed": s, "top1": v}
+            for s, v in zip(range(4), (70.0, 72.0, 68.0, 75.0))]
+    variant = [{"variant": "K = 5", "seed": s, "top1": v} for s, v in zip(range(5), (72.0, 72.0, 72.0, 73.0, 99.0))]
+    (tmp_path / "grid.json").write_text(json.dumps(base))
+    (tmp_path / "grid_variants.json").write_text(json.dumps(variant))
+    monkeypatch.setattr(tables, "RESULTS", tmp_path)
+    table = tables.semi_seed_groups("grid", "grid_variants", "K = 5", ("supervised",),
+                                    {"chosen": (0, 1), "fresh": (2, 3, 4)})
+    rows = table.splitlines()[2:]
+    # Seed 4 has no baseline run, so "fresh" pairs seeds 2 and 3 only: differences +4 and -2.
+    # "chosen": differences +2 and 0, mean +1, sd √2, t(0.975, 1) = 12.706 → ±12.7.
+    assert rows == ["| chosen (n=2) | Sup. | 72.0 | 71.0 | +1.0 | -11.7 … +13.7 | 1/2 |",
+                    "| fresh (n=2) | Sup. | 72.5 | 71.5 | +1.0 | -37.1 … +39.1 | 1/2 |"]
+    with pytest.raises(SystemExit, match="no records of variant 'K = 9'"):
+        tables.semi_seed_groups("grid", "grid_variants", "K = 9", ("supervised",), {"all": (0,)})
