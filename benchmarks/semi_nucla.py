@@ -100,11 +100,17 @@ def _epoch_records(run_dir: Path) -> list[dict]:
     return [r for r in map(json.loads, path.read_text().splitlines()) if r.get("kind") == "epoch"]
 
 
-def collect(work: Path) -> list[dict]:
+def collect(work: Path, rows: list[str] | None = None, labels_per_class: list[int] | None = None,
+            seeds: list[int] | None = None) -> list[dict]:
+    """Records of the finished runs in ``work``; ``rows``, ``labels_per_class``, ``seeds`` keep only those
+    (None: all). A work directory can hold runs of an earlier protocol, which a merge must not pick up."""
     records = []
     for path in sorted(work.glob("*_*pc_seed*/results.json")):
+        row, labels, seed = path.parent.name.rsplit("_", 2)  # <row>_<N>pc_seed<S>
+        if ((rows is not None and row not in rows) or (seeds is not None and int(seed[4:]) not in seeds)
+                or (labels_per_class is not None and int(labels[:-2]) not in labels_per_class)):
+            continue
         r = json.loads(path.read_text())
-        row, labels, _ = path.parent.name.rsplit("_", 2)  # <row>_<N>pc_seed<S>
         wall = path.parent / "wall_seconds.txt"
         checkpoint = path.parent / "checkpoints" / "last.json"
         epochs = _epoch_records(path.parent)
@@ -176,9 +182,11 @@ def main() -> int:
     p.add_argument("--work", default="runs/semi_nucla")
     p.add_argument("--data", help="prepared N-UCLA (default: <work>/prepared, prepared on first use)")
     p.add_argument("--raw", default=os.environ.get("NUCLA_RAW", str(ROOT.parent.parent / "shared/data/nw-ucla")))
-    p.add_argument("--labels", type=int, nargs="+", default=[15])
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    # Without --collect-only these default to 15 labels per class, seeds 0 1 2 and every row; with it,
+    # they choose the runs collected (default: every run in --work).
+    p.add_argument("--labels", type=int, nargs="+")
+    p.add_argument("--seeds", type=int, nargs="+")
+    p.add_argument("--rows", nargs="+", choices=list(ROWS))
     p.add_argument("--epochs", type=int, default=120)
     p.add_argument("--scale-schedule", action="store_true",
                    help="halve the rate at 1/4, 1/2 and 3/4 of --epochs, as the paper does at 30/60/90 of 120")
@@ -196,6 +204,8 @@ def main() -> int:
     args.overrides = overrides
     work = Path(args.work)
     if not args.collect_only:
+        args.labels, args.seeds = args.labels or [15], args.seeds or [0, 1, 2]
+        args.rows = args.rows or list(ROWS)
         args.data = Path(args.data or work / "prepared")
         if not (args.data / "info.json").exists():
             # N-UCLA's default recipe (agc_lstm), which the semi/<method>_nucla configs expect.
@@ -206,7 +216,7 @@ def main() -> int:
         tasks.sort(key=lambda t: (args.seeds.index(t[2]), -COST[t[0]]))
         with ThreadPoolExecutor(args.jobs) as pool:
             list(pool.map(lambda t: run_one(args, *t), tasks))
-    records = collect(work)
+    records = collect(work, args.rows, args.labels, args.seeds)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.variant:

@@ -180,3 +180,14 @@ def test_semi_grid_merge_adds_a_second_work_directory(tmp_path):
         ("assl", 0, 69.18), ("assl", 1, 70.0), ("s4l", 0, 71.12)]
     md = out.with_suffix(".md").read_text()
     assert "| ASSL | 69.6 ± 0.6 (n=2)" in md and "| S4L" in md
+    # --rows / --seeds choose what is collected: the work directory's older ASSL run (seed 1) must not
+    # replace the record of a later protocol when only new baseline seeds are merged.
+    finished("s4l", 5, 72.84)
+    out.with_suffix(".json").write_text(json.dumps(earlier))
+    proc = subprocess.run([sys.executable, str(BENCH / "semi_nucla.py"), "--work", str(tmp_path / "work"),
+                           "--collect-only", "--merge", "--rows", "s4l", "--seeds", "5", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    records = json.loads(out.with_suffix(".json").read_text())
+    assert sorted((r["method"], r["seed"], r["top1"]) for r in records) == [
+        ("assl", 0, 69.18), ("assl", 1, 66.59), ("s4l", 5, 72.84)]
