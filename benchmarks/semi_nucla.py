@@ -107,15 +107,15 @@ def collect(work: Path, rows: list[str] | None = None, labels_per_class: list[in
     records = []
     for path in sorted(work.glob("*_*pc_seed*/results.json")):
         row, labels, seed = path.parent.name.rsplit("_", 2)  # <row>_<N>pc_seed<S>
+        n = int(labels[:-2])
         if ((rows is not None and row not in rows) or (seeds is not None and int(seed[4:]) not in seeds)
-                or (labels_per_class is not None and int(labels[:-2]) not in labels_per_class)):
+                or (labels_per_class is not None and n not in labels_per_class)):
             continue
         r = json.loads(path.read_text())
         wall = path.parent / "wall_seconds.txt"
         checkpoint = path.parent / "checkpoints" / "last.json"
         epochs = _epoch_records(path.parent)
         cfg = r["config"]
-        n = int(labels[:-2])
         records.append({
             "method": row, "config": cfg["method"]["name"], "dataset": r["dataset"], "view": "joint",
             "protocol": "semi", "encoder": "scratch", "label": ROWS[row][2], "paper": PAPER[row].get(n),

@@ -191,12 +191,12 @@ def semi_seed_groups(name: str, variants_file: str, variant: str, baselines: tup
     chosen = {r["seed"]: r["top1"] for r in _load(variants_file) if r.get("variant") == variant}
     if not chosen:
         raise SystemExit(f"{variants_file}.json has no records of variant {variant!r}")
-    records = _load(name)
+    bases = {method: {r["seed"]: r for r in _load(name) if r["method"] == method and r.get("labels_per_class") == 15}
+             for method in baselines}
     rows = [f"| seeds | baseline | ASSL, {variant} | baseline | ASSL minus baseline, paired | 95 % interval | "
             "seeds won |", "|---|---|---|---|---|---|---|"]
     for group, seeds in groups.items():
-        for method in baselines:
-            base = {r["seed"]: r for r in records if r["method"] == method and r.get("labels_per_class") == 15}
+        for base in bases.values():
             common = [s for s in seeds if s in chosen and s in base]
             if not common:
                 continue
