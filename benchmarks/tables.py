@@ -140,26 +140,29 @@ def mcc_ablation() -> str:
     return script.table(records, tables).rstrip()
 
 
-def semi_nucla(name: str = "semi_nucla", variants_file: str | None = None, variants: tuple[str, ...] = ()) -> str:
+def semi_nucla(name: str = "semi_nucla", variants_file: str | None = None, variants: tuple[str, ...] = (),
+               labels: int = 15) -> str:
     """Mean ± std per row, the seeds, the paper, and ASSL minus the row on the seeds both ran.
 
     Each of ``variants`` (names of ASSL variants in ``variants_file``) joins the table as a row and as a
-    further paired column (e.g. the λ1 that works on a longer schedule).
+    further paired column (e.g. the λ1 that works on a longer schedule). Only runs with ``labels`` labels
+    per class are read.
     """
-    records = [r for r in _load(name) if r.get("labels_per_class") == 15]
+    records = [r for r in _load(name) if r.get("labels_per_class") == labels]
     order = ["supervised", "pseudo_label", "vat", "vat_entmin", "s4l", "sup_inp_adv", "sup_nei", "sup_nei_adv",
              "sup_inp_nei", "assl"]
-    columns = {"ASSL": {r["seed"]: r["top1"] for r in records if r["method"] == "assl"}}
+    plain = {r["seed"]: r["top1"] for r in records if r["method"] == "assl"}
+    columns = {"ASSL": plain} if plain else {}
     for tag in variants:
         tagged = [dict(r, method=f"assl, {tag}", label=f"ASSL, {tag}")
-                  for r in _load(variants_file) if r.get("variant") == tag]
+                  for r in _load(variants_file) if r.get("variant") == tag and r.get("labels_per_class") == labels]
         if not tagged:
             raise SystemExit(f"{variants_file}.json has no records of variant {tag!r}")
         records += tagged
         order.append(tagged[0]["method"])
         columns[tagged[0]["label"]] = {r["seed"]: r["top1"] for r in tagged}
     head = " | ".join(f"{label} minus it, paired (seeds won)" for label in columns)
-    rows = [f"| method | 15 labels/class, ours: mean ± std (seeds) | per seed | paper | {head} |",
+    rows = [f"| method | {labels} labels/class, ours: mean ± std (seeds) | per seed | paper | {head} |",
             "|---|---|---|---|" + "---|" * len(columns)]
     for row in order:
         mine = sorted((r for r in records if r["method"] == row), key=lambda r: r["seed"])
@@ -188,7 +191,8 @@ def semi_seed_groups(name: str, variants_file: str, variant: str, baselines: tup
     """
     from scipy import stats  # a dependency of scikit-learn, already required
 
-    chosen = {r["seed"]: r["top1"] for r in _load(variants_file) if r.get("variant") == variant}
+    chosen = {r["seed"]: r["top1"] for r in _load(variants_file)
+              if r.get("variant") == variant and r.get("labels_per_class") == 15}
     if not chosen:
         raise SystemExit(f"{variants_file}.json has no records of variant {variant!r}")
     bases = {method: {r["seed"]: r for r in _load(name) if r["method"] == method and r.get("labels_per_class") == 15}
@@ -220,7 +224,7 @@ def semi_nucla_variants(name: str = "semi_nucla_variants", reference: str = "sem
                   if r["method"] == "supervised" and r.get("labels_per_class") == 15 and r["epochs"] == epochs}
     rows = ["| ASSL variant | overrides | top-1: mean ± std (seeds) | per seed | minus supervised-only, paired | seeds won |",
             "|---|---|---|---|---|---|"]
-    records = _load(name)
+    records = [r for r in _load(name) if r.get("labels_per_class") == 15]
     for variant in dict.fromkeys(r["variant"] for r in records):
         mine = sorted((r for r in records if r["variant"] == variant), key=lambda r: r["seed"])
         values = [r["top1"] for r in mine]

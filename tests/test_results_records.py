@@ -55,7 +55,10 @@ def test_seed_group_table_pairs_by_seed_with_a_student_t_interval(tmp_path, monk
         sys.path.pop(0)
     base = [{"method": "supervised", "label": "Sup.", "labels_per_class": 15, "seed": s, "top1": v}
             for s, v in zip(range(4), (70.0, 72.0, 68.0, 75.0))]
-    variant = [{"variant": "K = 5", "seed": s, "top1": v} for s, v in zip(range(5), (72.0, 72.0, 72.0, 73.0, 99.0))]
+    variant = [{"variant": "K = 5", "labels_per_class": 15, "seed": s, "top1": v}
+               for s, v in zip(range(5), (72.0, 72.0, 72.0, 73.0, 99.0))]
+    # A run of the same variant at another label count must not join the 15-label pairs.
+    variant.append({"variant": "K = 5", "labels_per_class": 5, "seed": 0, "top1": 10.0})
     (tmp_path / "grid.json").write_text(json.dumps(base))
     (tmp_path / "grid_variants.json").write_text(json.dumps(variant))
     monkeypatch.setattr(tables, "RESULTS", tmp_path)
@@ -68,3 +71,24 @@ def test_seed_group_table_pairs_by_seed_with_a_student_t_interval(tmp_path, monk
                     "| fresh (n=2) | Sup. | 72.5 | 71.5 | +1.0 | -37.1 … +39.1 | 1/2 |"]
     with pytest.raises(SystemExit, match="no records of variant 'K = 9'"):
         tables.semi_seed_groups("grid", "grid_variants", "K = 9", ("supervised",), {"all": (0,)})
+
+
+def test_semi_table_reads_one_label_count_and_pairs_a_variant_column(tmp_path, monkeypatch):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import tables
+    finally:
+        sys.path.pop(0)
+    base = [{"method": "supervised", "label": "Sup.", "labels_per_class": n, "seed": s, "top1": v, "paper": 34.1}
+            for n, s, v in ((5, 0, 50.0), (5, 1, 54.0), (15, 0, 70.0))]
+    variant = [{"variant": "K = 5", "labels_per_class": n, "seed": s, "top1": v}
+               for n, s, v in ((5, 0, 53.0), (5, 1, 53.0), (15, 0, 99.0))]
+    (tmp_path / "grid.json").write_text(json.dumps(base))
+    (tmp_path / "grid_variants.json").write_text(json.dumps(variant))
+    monkeypatch.setattr(tables, "RESULTS", tmp_path)
+    rows = tables.semi_nucla("grid", "grid_variants", ("K = 5",), labels=5).splitlines()
+    # No plain ASSL run at 5 labels, so the only paired column is the variant's: +3 and -1, mean +1.0, 1 of 2 won.
+    assert rows[0] == "| method | 5 labels/class, ours: mean ± std (seeds) | per seed | paper | " \
+                      "ASSL, K = 5 minus it, paired (seeds won) |"
+    assert rows[2] == "| Sup. | 52.0 ± 2.8 (n=2) | 50.0 / 54.0 | 34.1 | +1.0 (1/2) |"
+    assert rows[3].startswith("| ASSL, K = 5 | 53.0 ± 0.0 (n=2) | 53.0 / 53.0 |")
