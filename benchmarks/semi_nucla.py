@@ -100,6 +100,11 @@ def _epoch_records(run_dir: Path) -> list[dict]:
     return [r for r in map(json.loads, path.read_text().splitlines()) if r.get("kind") == "epoch"]
 
 
+def run_key(record: dict) -> tuple:
+    """What one run is in a results file: a later record with the same key replaces it."""
+    return record.get("method"), record.get("labels_per_class"), record.get("seed")
+
+
 def collect(work: Path, rows: list[str] | None = None, labels_per_class: list[int] | None = None,
             seeds: list[int] | None = None) -> list[dict]:
     """Records of the finished runs in ``work``; ``rows``, ``labels_per_class``, ``seeds`` keep only those
@@ -198,7 +203,8 @@ def main() -> int:
                    help="add this work directory's records to --out's (a re-run seed replaces its old record) "
                         "instead of rewriting --out with them alone")
     p.add_argument("--variant", help="tag the records with this name and the overrides, and merge them into --out "
-                                     "(replacing that variant's earlier records) instead of rewriting it, e.g. "
+                                     "(replacing that variant's earlier records of the same runs: method, labels "
+                                     "per class, seed) instead of rewriting it, e.g. "
                                      "--variant 'K = 5' --out benchmarks/results/semi_nucla_variants")
     args = p.parse_args(argv)
     args.overrides = overrides
@@ -226,16 +232,19 @@ def main() -> int:
                              f"({'none given' if not overrides else f'not in their commands: {missing}'})")
         records = [dict(r, variant=args.variant, overrides=overrides) for r in records]
         path = out.with_suffix(".json")
-        kept = [r for r in json.loads(path.read_text()) if r.get("variant") != args.variant] if path.exists() else []
+        # Only the runs collected now replace the variant's records: its other seeds and label counts
+        # (e.g. a 5-labels-per-class column collected from another work directory) stay.
+        ran = {run_key(r) for r in records}
+        kept = ([r for r in json.loads(path.read_text()) if r.get("variant") != args.variant or run_key(r) not in ran]
+                if path.exists() else [])
         path.write_text(json.dumps(kept + records, indent=1) + "\n")
         print(table(records))
         return 0
     if args.merge and out.with_suffix(".json").exists():
         # Rows of one grid run in several work directories (e.g. a later session's
         # baselines): keep --out's records except those this work directory re-ran.
-        key = lambda r: (r["method"], r["labels_per_class"], r["seed"])  # noqa: E731
-        ran = {key(r) for r in records}
-        kept = [r for r in json.loads(out.with_suffix(".json").read_text()) if key(r) not in ran]
+        ran = {run_key(r) for r in records}
+        kept = [r for r in json.loads(out.with_suffix(".json").read_text()) if run_key(r) not in ran]
         records = kept + records
     out.with_suffix(".json").write_text(json.dumps(records, indent=1) + "\n")
     md = table(records)

@@ -262,6 +262,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "semi_nucla_stgcn": lambda: semi_nucla("semi_nucla_stgcn"),
     "semi_nucla_stgcn_long": lambda: semi_nucla("semi_nucla_stgcn_long", "semi_nucla_stgcn_long_variants",
                                                 ("λ1 = 0.3", "λ1 = 0.3, K = 5")),
+    "semi_nucla_stgcn_long_5labels": lambda: semi_nucla("semi_nucla_stgcn_long", "semi_nucla_stgcn_long_variants",
+                                                        ("λ1 = 0.3, K = 5",), labels=5),
     "semi_nucla_stgcn_long_confirm": lambda: semi_seed_groups(
         "semi_nucla_stgcn_long", "semi_nucla_stgcn_long_variants", "λ1 = 0.3, K = 5",
         ("supervised", "pseudo_label", "vat", "s4l", "vat_entmin"),

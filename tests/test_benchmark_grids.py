@@ -125,7 +125,8 @@ def test_actclr_variant_ensembles_its_own_streams(tmp_path):
 
 def test_semi_grid_variant_records_merge_into_their_file(tmp_path):
     # semi_nucla.py --variant tags a work directory's runs with the variant and its overrides and
-    # replaces only that variant's earlier records in --out.
+    # replaces only that variant's earlier records of the same runs in --out: another variant, and the
+    # same variant's other label counts and seeds, stay.
     import json
 
     run = tmp_path / "work" / "assl_15pc_seed3"
@@ -134,21 +135,22 @@ def test_semi_grid_variant_records_merge_into_their_file(tmp_path):
         "config": {"method": {"name": "assl", "encoder": {"name": "bigru", "hidden_size": 128}}},
         "dataset": "nucla", "seed": 3, "top1": 57.25, "top5": 90.0, "epochs": 20, "command": "skelssl semi assl --quiet method.neighbours=5"}))
     out = tmp_path / "variants"
-    old = {"variant": "K = 5", "top1": 1.0, "seed": 3}
-    other = {"variant": "one-sided", "top1": 2.0, "seed": 3}
-    out.with_suffix(".json").write_text(json.dumps([old, other]))
+    old = {"variant": "K = 5", "method": "assl", "labels_per_class": 15, "top1": 1.0, "seed": 3}
+    other = {"variant": "one-sided", "method": "assl", "labels_per_class": 15, "top1": 2.0, "seed": 3}
+    fewer_labels = dict(old, labels_per_class=5, top1=3.0)
+    out.with_suffix(".json").write_text(json.dumps([old, other, fewer_labels]))
     proc = subprocess.run([sys.executable, str(BENCH / "semi_nucla.py"), "--work", str(tmp_path / "work"),
                            "--collect-only", "--variant", "K = 5", "--out", str(out), "--", "method.neighbours=5"],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     records = json.loads(out.with_suffix(".json").read_text())
-    assert records[0] == other and len(records) == 2
+    assert records[:2] == [other, fewer_labels] and len(records) == 3
     # Overrides the runs did not use are refused: the tag would misdescribe them.
     wrong = subprocess.run([sys.executable, str(BENCH / "semi_nucla.py"), "--work", str(tmp_path / "work"),
                             "--collect-only", "--variant", "K = 3", "--out", str(out), "--", "method.neighbours=3"],
                            capture_output=True, text=True, timeout=120, check=False)
     assert wrong.returncode != 0 and "not in their commands: ['method.neighbours=3']" in wrong.stderr
-    new = records[1]
+    new = records[2]
     assert (new["variant"], new["overrides"], new["top1"], new["seed"]) == ("K = 5", ["method.neighbours=5"], 57.25, 3)
 
 
