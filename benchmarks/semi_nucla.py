@@ -100,9 +100,17 @@ def _epoch_records(run_dir: Path) -> list[dict]:
     return [r for r in map(json.loads, path.read_text().splitlines()) if r.get("kind") == "epoch"]
 
 
-def run_key(record: dict) -> tuple:
-    """What one run is in a results file: a later record with the same key replaces it."""
-    return record.get("method"), record.get("labels_per_class"), record.get("seed")
+def replace_runs(earlier: list[dict], records: list[dict], variant: str | None = None) -> list[dict]:
+    """``earlier`` (of ``variant`` only, when given) less the runs ``records`` re-ran, then ``records``.
+
+    A run is its method, labels per class and seed; every other record stays (other seeds, label counts,
+    work directories, variants).
+    """
+    def run(r: dict) -> tuple:
+        return r.get("method"), r.get("labels_per_class"), r.get("seed")
+
+    ran = {run(r) for r in records}
+    return [r for r in earlier if (variant is not None and r.get("variant") != variant) or run(r) not in ran] + records
 
 
 def collect(work: Path, rows: list[str] | None = None, labels_per_class: list[int] | None = None,
@@ -234,18 +242,14 @@ def main() -> int:
         path = out.with_suffix(".json")
         # Only the runs collected now replace the variant's records: its other seeds and label counts
         # (e.g. a 5-labels-per-class column collected from another work directory) stay.
-        ran = {run_key(r) for r in records}
-        kept = ([r for r in json.loads(path.read_text()) if r.get("variant") != args.variant or run_key(r) not in ran]
-                if path.exists() else [])
-        path.write_text(json.dumps(kept + records, indent=1) + "\n")
+        earlier = json.loads(path.read_text()) if path.exists() else []
+        path.write_text(json.dumps(replace_runs(earlier, records, args.variant), indent=1) + "\n")
         print(table(records))
         return 0
     if args.merge and out.with_suffix(".json").exists():
         # Rows of one grid run in several work directories (e.g. a later session's
         # baselines): keep --out's records except those this work directory re-ran.
-        ran = {run_key(r) for r in records}
-        kept = [r for r in json.loads(out.with_suffix(".json").read_text()) if run_key(r) not in ran]
-        records = kept + records
+        records = replace_runs(json.loads(out.with_suffix(".json").read_text()), records)
     out.with_suffix(".json").write_text(json.dumps(records, indent=1) + "\n")
     md = table(records)
     out.with_suffix(".md").write_text(md)

@@ -32,6 +32,11 @@ def _load(name: str) -> list[dict]:
     return json.loads(path.read_text()) if path.exists() else []
 
 
+def _semi(name: str, labels: int = 15) -> list[dict]:
+    """A semi-supervised grid's records with ``labels`` labels per class (one file holds several columns)."""
+    return [r for r in _load(name) if r.get("labels_per_class") == labels]
+
+
 def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
@@ -148,14 +153,14 @@ def semi_nucla(name: str = "semi_nucla", variants_file: str | None = None, varia
     further paired column (e.g. the λ1 that works on a longer schedule). Only runs with ``labels`` labels
     per class are read.
     """
-    records = [r for r in _load(name) if r.get("labels_per_class") == labels]
+    records = _semi(name, labels)
     order = ["supervised", "pseudo_label", "vat", "vat_entmin", "s4l", "sup_inp_adv", "sup_nei", "sup_nei_adv",
              "sup_inp_nei", "assl"]
     plain = {r["seed"]: r["top1"] for r in records if r["method"] == "assl"}
     columns = {"ASSL": plain} if plain else {}
     for tag in variants:
         tagged = [dict(r, method=f"assl, {tag}", label=f"ASSL, {tag}")
-                  for r in _load(variants_file) if r.get("variant") == tag and r.get("labels_per_class") == labels]
+                  for r in _semi(variants_file, labels) if r.get("variant") == tag]
         if not tagged:
             raise SystemExit(f"{variants_file}.json has no records of variant {tag!r}")
         records += tagged
@@ -191,12 +196,11 @@ def semi_seed_groups(name: str, variants_file: str, variant: str, baselines: tup
     """
     from scipy import stats  # a dependency of scikit-learn, already required
 
-    chosen = {r["seed"]: r["top1"] for r in _load(variants_file)
-              if r.get("variant") == variant and r.get("labels_per_class") == 15}
+    chosen = {r["seed"]: r["top1"] for r in _semi(variants_file) if r.get("variant") == variant}
     if not chosen:
         raise SystemExit(f"{variants_file}.json has no records of variant {variant!r}")
-    bases = {method: {r["seed"]: r for r in _load(name) if r["method"] == method and r.get("labels_per_class") == 15}
-             for method in baselines}
+    records = _semi(name)
+    bases = {method: {r["seed"]: r for r in records if r["method"] == method} for method in baselines}
     rows = [f"| seeds | baseline | ASSL, {variant} | baseline | ASSL minus baseline, paired | 95 % interval | "
             "seeds won |", "|---|---|---|---|---|---|---|"]
     for group, seeds in groups.items():
@@ -220,11 +224,11 @@ def semi_seed_groups(name: str, variants_file: str, variant: str, baselines: tup
 
 def semi_nucla_variants(name: str = "semi_nucla_variants", reference: str = "semi_nucla", epochs: int = 20) -> str:
     """ASSL variants (one row each) against supervised-only of the ``reference`` grid at ``epochs``, paired by seed."""
-    supervised = {r["seed"]: r["top1"] for r in _load(reference)
-                  if r["method"] == "supervised" and r.get("labels_per_class") == 15 and r["epochs"] == epochs}
+    supervised = {r["seed"]: r["top1"] for r in _semi(reference)
+                  if r["method"] == "supervised" and r["epochs"] == epochs}
     rows = ["| ASSL variant | overrides | top-1: mean ± std (seeds) | per seed | minus supervised-only, paired | seeds won |",
             "|---|---|---|---|---|---|"]
-    records = [r for r in _load(name) if r.get("labels_per_class") == 15]
+    records = _semi(name)
     for variant in dict.fromkeys(r["variant"] for r in records):
         mine = sorted((r for r in records if r["variant"] == variant), key=lambda r: r["seed"])
         values = [r["top1"] for r in mine]
